@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# AF_SAN top-level build.  The module itself is described in Kbuild.
+#
+#   make            module, selftests and tools (installs build packages)
+#   make check      the whole suite in the QEMU + soft-RoCE test box
+#   make demo       the main job: boot the test box and run the AF_SAN demo
+#   make lint       W=1 build, sparse and checkpatch --strict
+#   make shell      a shell in a booted test box with the module loaded
+#
+# KVER/KDIR pick the kernel: by default the running kernel when its build
+# directory exists, else the newest installed kernel with vmlinuz and headers.
+
+TOP	:= $(CURDIR)
+BUILD	:= $(TOP)/build
+KVER	?= $(shell $(TOP)/tools/kver)
+KDIR	?= /lib/modules/$(KVER)/build
+KSFT	:= $(BUILD)/ksft
+SRCTAR	:= /usr/src/linux-source-6.1.tar.xz
+
+KERNEL_SRCS := $(wildcard $(TOP)/kernel/*.c $(TOP)/kernel/*.h) \
+	       $(wildcard $(TOP)/uapi/linux/*.h)
+
+.PHONY: all deps deps-build deps-box module selftests tools lint \
+	check demo shell clean
+
+all: module selftests tools
+
+deps: deps-build deps-box
+deps-build:
+	@$(TOP)/tools/deps build
+deps-box:
+	@$(TOP)/tools/deps box
+
+module: deps-build
+	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+# Files taken from Debian's linux-source package at build time, never
+# committed: the kselftest harness and checkpatch.
+$(KSFT)/.stamp: | deps-build
+	@mkdir -p $(KSFT)
+	tar -xJf $(SRCTAR) -C $(KSFT) --strip-components=1 \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h \
+		linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch
+	@touch $@
+
+selftests: $(KSFT)/.stamp
+	$(MAKE) -C $(TOP)/selftests OUTPUT=$(BUILD)/selftests KSFT=$(KSFT) \
+		TOP=$(TOP)
+
+tools: deps-build
+	$(MAKE) -C $(TOP)/tools OUTPUT=$(BUILD)/tools TOP=$(TOP)
+
+lint: $(KSFT)/.stamp
+	$(MAKE) -C $(KDIR) M=$(TOP) clean
+	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules 2>&1 | tee $(BUILD)/lint-w1.log
+	@! grep -E 'warning:|error:' $(BUILD)/lint-w1.log
+	$(MAKE) -C $(KDIR) M=$(TOP) C=2 modules 2>&1 | tee $(BUILD)/lint-sparse.log
+	@! grep -E '^$(TOP)/.*: (warning|error):' $(BUILD)/lint-sparse.log
+	perl $(KSFT)/scripts/checkpatch.pl --strict --no-tree --quiet \
+		-f $(KERNEL_SRCS)
+	@echo "lint: W=1, sparse and checkpatch --strict are clean"
+
+check: all deps-box
+	$(TOP)/tools/check
+
+demo: all deps-box
+	$(TOP)/tools/testbox run -- $(TOP)/tools/demo
+
+shell: all deps-box
+	$(TOP)/tools/testbox shell
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers shared by the AF_SAN selftests. */
+#ifndef _SAN_UTIL_H
+#define _SAN_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/san.h>
+
+/*
+ * The family number in use: the module publishes it in sysfs, and a
+ * module loaded with family=N answers there.  Returns -1 when the module
+ * is not loaded.
+ */
+static inline int san_family(void)
+{
+	FILE *f = fopen(SAN_FAMILY_SYSFS, "r");
+	int fam = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &fam) != 1)
+		fam = -1;
+	fclose(f);
+	return fam;
+}
+
+/* Sockets of the AF_SAN protocol in this netns, from /proc/net/protocols. */
+static inline long san_sockets_in_use(void)
+{
+	char line[512], name[64];
+	long size, sockets;
+	FILE *f = fopen("/proc/net/protocols", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %ld %ld", name, &size, &sockets) == 3 &&
+		    !strcmp(name, "AF_SAN")) {
+			fclose(f);
+			return sockets;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+#endif /* _SAN_UTIL_H */
