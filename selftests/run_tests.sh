@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the AF_SAN selftests (normally inside tools/testbox) and print one
+# flat TAP stream: one line per test case of every program in tests.list,
+# named PROGRAM.CASE.  A program that dies or times out without reporting
+# its cases counts as one failure.  Ends with a "# guest totals" comment;
+# the plain summary line is printed by tools/check on the host.
+#
+# Usage: run_tests.sh [BUILD_DIR] [FILTER]   (FILTER: substring of names)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export SAN_BUILD=${1:-$here/../build}
+filter=${2:-}
+list=$SAN_BUILD/selftests/tests.list
+timeout=$(sed -n 's/^timeout=//p' "$here/settings")
+
+n=0 pass=0 fail=0 skip=0
+emit() {	# emit STATUS NAME [REASON]
+	n=$((n + 1))
+	case "$1" in
+	pass) pass=$((pass + 1)); echo "ok $n $2" ;;
+	skip) skip=$((skip + 1)); echo "ok $n $2 # SKIP $3" ;;
+	*) fail=$((fail + 1)); echo "not ok $n $2${3:+ # $3}" ;;
+	esac
+}
+
+echo "TAP version 13"
+while read -r prog; do
+	name=$(basename "$prog"); name=${name%.sh}
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	out=$(mktemp)
+	start=$(date +%s)
+	timeout -k 5 "$timeout" "$prog" >"$out" 2>&1
+	rc=$?
+	echo "# $name: exit $rc after $(($(date +%s) - start))s"
+	sed 's/^/#   /' "$out"
+	cases=0 bad=0
+	while IFS= read -r line; do
+		# Harness and shell TAP: "ok N name", "ok N # SKIP why",
+		# "ok N name # SKIP why", "not ok N name".
+		if [[ "$line" =~ ^(not\ )?ok\ [0-9]+\ ?(.*)$ ]]; then
+			cases=$((cases + 1))
+			rest=${BASH_REMATCH[2]}
+			case_name=${rest%%#*}; case_name=${case_name% }
+			[ -z "$case_name" ] && case_name=case$cases
+			if [ -n "${BASH_REMATCH[1]}" ]; then
+				bad=$((bad + 1))
+				emit fail "$name.$case_name"
+			elif [[ "$rest" == *"# SKIP"* ]]; then
+				emit skip "$name.$case_name" "${rest#*# SKIP }"
+			else
+				emit pass "$name.$case_name"
+			fi
+		fi
+	done <"$out"
+	if [ $cases -eq 0 ]; then
+		emit fail "$name" "reported no test case (exit $rc)"
+	elif [ $rc -ne 0 ] && [ $bad -eq 0 ]; then
+		emit fail "$name" "exit $rc without a failed case (crash or timeout)"
+	fi
+	rm -f "$out"
+done <"$list"
+echo "1..$n"
+echo "# guest totals: $pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
