@@ -51,7 +51,13 @@ static int san_release(struct socket *sock)
 	return 0;
 }
 
-static struct proto_ops san_stream_ops = {
+/*
+ * .family holds the default number even when the module is loaded with
+ * family=N: the kernel reads proto_ops.family only to tell AF_UNIX sockets
+ * apart (scm.c).  The number in use lives in sk->sk_family.
+ */
+static const struct proto_ops san_stream_ops = {
+	.family = AF_SAN,
 	.owner = THIS_MODULE,
 	.release = san_release,
 	.bind = sock_no_bind,
@@ -105,7 +111,6 @@ static int __init af_san_init(void)
 		       family, AF_MAX - 1);
 		return -EINVAL;
 	}
-	san_stream_ops.family = family;
 	san_family_ops.family = family;
 
 	err = proto_register(&san_proto, 1);
