@@ -7,6 +7,8 @@
 #   make demo       the main job: boot the test box and run the AF_SAN demo
 #   make lint       W=1 build, sparse and checkpatch --strict
 #   make shell      a shell in a booted test box with the module loaded
+#   make check-debug   the suite on the debug kernel (KASAN, lockdep,
+#                      kmemleak), built once per machine (~30 min)
 #
 # KVER/KDIR pick the kernel: by default the running kernel when its build
 # directory exists, else the newest installed kernel with vmlinuz and headers.
@@ -19,10 +21,11 @@ KSFT	:= $(BUILD)/ksft
 SRCTAR	:= /usr/src/linux-source-6.1.tar.xz
 
 KERNEL_SRCS := $(wildcard $(TOP)/kernel/*.c $(TOP)/kernel/*.h) \
-	       $(wildcard $(TOP)/uapi/linux/*.h)
+	       $(wildcard $(TOP)/uapi/linux/*.h) \
+	       $(wildcard $(TOP)/selftests/bite/*.c)
 
-.PHONY: all deps deps-build deps-box module selftests tools lint \
-	check demo shell clean
+.PHONY: all deps deps-build deps-box deps-debug module selftests tools lint \
+	check demo shell clean debug-kernel module-debug check-debug
 
 all: module selftests tools
 
@@ -31,6 +34,8 @@ deps-build:
 	@$(TOP)/tools/deps build
 deps-box:
 	@$(TOP)/tools/deps box
+deps-debug:
+	@$(TOP)/tools/deps debug
 
 module: deps-build
 	$(MAKE) -C $(KDIR) M=$(TOP) modules
@@ -72,6 +77,25 @@ demo: all deps-box
 
 shell: all deps-box
 	$(TOP)/tools/testbox shell
+
+# The debug kernel and the modules built for it.  The kernel is built once
+# per machine into a cache outside the repository (tools/debug-kernel).
+DCACHE = $(shell $(TOP)/tools/debug-kernel/build --cached)
+
+debug-kernel: deps-debug
+	@$(TOP)/tools/debug-kernel/build >/dev/null
+
+module-debug: debug-kernel
+	@mkdir -p $(BUILD)/debug/kernel $(BUILD)/debug/uapi/linux $(BUILD)/debug/bite
+	cp -p $(TOP)/Kbuild $(BUILD)/debug/
+	cp -p $(TOP)/kernel/*.[ch] $(BUILD)/debug/kernel/
+	cp -p $(TOP)/uapi/linux/*.h $(BUILD)/debug/uapi/linux/
+	cp -p $(TOP)/selftests/bite/Kbuild $(TOP)/selftests/bite/*.c $(BUILD)/debug/bite/
+	$(MAKE) -C $(DCACHE)/src M=$(BUILD)/debug modules
+	$(MAKE) -C $(DCACHE)/src M=$(BUILD)/debug/bite modules
+
+check-debug: module-debug selftests tools deps-box
+	$(TOP)/tools/check --debug
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

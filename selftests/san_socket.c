@@ -107,8 +107,8 @@ TEST_F(fam, other_protocols_refused)
 
 TEST_F(fam, many_sockets_counted_and_released)
 {
-	enum { N = 256 };
-	int fds[N], i;
+	enum { MAX = 256 };
+	int fds[MAX], i, N = san_scaled(MAX);
 
 	for (i = 0; i < N; i++) {
 		fds[i] = socket(self->family, SOCK_STREAM, 0);
