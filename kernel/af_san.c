@@ -1,25 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * AF_SAN: the socket family, and the switch of the Windows Sockets Direct
- * model.  This file holds the family registration, the proto_ops table
- * and module init/exit.  Blocking, waiting, timeouts, signals and
- * cancellation are implemented here, once, for every provider; providers
- * (san_rdma.c, san_tcp.c) only see non-blocking calls and abortive close.
- *
- * Operations that the stream data path has not reached yet answer as a
- * socket family without them does (sock_no_*: EOPNOTSUPP).
+ * AF_SAN: the socket family, the switch of the Windows Sockets Direct
+ * model.  This file registers the family and creates and frees sockets;
+ * san_stream.c holds the socket calls.  Blocking, waiting, timeouts,
+ * signals and cancellation live in the switch, once, for every provider;
+ * providers (san_rdma*.c, san_tcp.c) only see non-blocking calls and an
+ * abortive close.
  */
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <net/sock.h>
+#include <net/tcp_states.h>
 #include <uapi/linux/san.h>
 
 #include "san.h"
 
 /* Dead slots no 6.1 or 6.12 kernel registers: see docs/design.md. */
-static int family = AF_SAN;
-module_param(family, int, 0444);
+int san_family = AF_SAN;
+module_param_named(family, san_family, int, 0444);
 MODULE_PARM_DESC(family,
 		 "socket family number to register (default 22; free slots: 13, 18, 19, 22, 25)");
 
@@ -34,67 +33,94 @@ static void san_sock_destruct(struct sock *sk)
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 }
 
-static int san_release(struct socket *sock)
+static struct sock *san_sock_alloc(struct net *net, struct socket *sock,
+				   gfp_t gfp, int kern)
 {
-	struct sock *sk = sock->sk;
+	struct san_sock *ssk;
+	struct sock *sk;
 
+	sk = sk_alloc(net, san_family, gfp, &san_proto, kern);
 	if (!sk)
-		return 0;
-
-	lock_sock(sk);
-	sock_orphan(sk);
-	sk->sk_shutdown = SHUTDOWN_MASK;
-	release_sock(sk);
-
-	sock->sk = NULL;
-	sock_put(sk);
-	return 0;
+		return NULL;
+	sock_init_data(sock, sk);
+	sk->sk_protocol = 0;
+	sk->sk_type = SOCK_STREAM;
+	sk->sk_state = TCP_CLOSE;
+	sk->sk_destruct = san_sock_destruct;
+	ssk = san_sk(sk);
+	spin_lock_init(&ssk->state_lock);
+	INIT_LIST_HEAD(&ssk->accept_q);
+	INIT_LIST_HEAD(&ssk->accept_node);
+	sock_prot_inuse_add(net, &san_proto, 1);
+	return sk;
 }
-
-/*
- * .family holds the default number even when the module is loaded with
- * family=N: the kernel reads proto_ops.family only to tell AF_UNIX sockets
- * apart (scm.c).  The number in use lives in sk->sk_family.
- */
-static const struct proto_ops san_stream_ops = {
-	.family = AF_SAN,
-	.owner = THIS_MODULE,
-	.release = san_release,
-	.bind = sock_no_bind,
-	.connect = sock_no_connect,
-	.socketpair = sock_no_socketpair,
-	.accept = sock_no_accept,
-	.getname = sock_no_getname,
-	.ioctl = sock_no_ioctl,
-	.listen = sock_no_listen,
-	.shutdown = sock_no_shutdown,
-	.sendmsg = sock_no_sendmsg,
-	.recvmsg = sock_no_recvmsg,
-	.mmap = sock_no_mmap,
-	.sendpage = sock_no_sendpage,
-};
 
 static int san_create(struct net *net, struct socket *sock, int protocol,
 		      int kern)
 {
-	struct sock *sk;
-
 	if (sock->type != SOCK_STREAM)
 		return -ESOCKTNOSUPPORT;
 	if (protocol)
 		return -EPROTONOSUPPORT;
 
-	sk = sk_alloc(net, family, GFP_KERNEL, &san_proto, kern);
-	if (!sk)
-		return -ENOMEM;
-
 	sock->ops = &san_stream_ops;
 	sock->state = SS_UNCONNECTED;
-	sock_init_data(sock, sk);
-	sk->sk_protocol = protocol;
-	sk->sk_destruct = san_sock_destruct;
-	sock_prot_inuse_add(net, &san_proto, 1);
+	if (!san_sock_alloc(net, sock, GFP_KERNEL, kern))
+		return -ENOMEM;
 	return 0;
+}
+
+/**
+ * san_child_alloc - a socket for a connection request on a listener
+ * @lsk: the listener
+ *
+ * The child starts in TCP_SYN_RECV, inherits the listener's provider and
+ * buffer sizes, and holds a reference on @lsk (@parent) until accept()
+ * takes it or san_child_drop() ends it.
+ *
+ * Context: process context.
+ * Return: the child with one reference, owned by the caller, or NULL.
+ */
+struct san_sock *san_child_alloc(struct san_sock *lsk)
+{
+	struct sock *sk;
+	struct san_sock *child;
+
+	sk = san_sock_alloc(sock_net(&lsk->sk), NULL, GFP_KERNEL, 0);
+	if (!sk)
+		return NULL;
+	child = san_sk(sk);
+	child->prov = lsk->prov;
+	sk->sk_rcvbuf = READ_ONCE(lsk->sk.sk_rcvbuf);
+	sk->sk_sndbuf = READ_ONCE(lsk->sk.sk_sndbuf);
+	sk->sk_flags = lsk->sk.sk_flags &
+		       (BIT(SOCK_KEEPOPEN) | BIT(SOCK_LINGER));
+	sk->sk_lingertime = lsk->sk.sk_lingertime;
+	sock_hold(&lsk->sk);
+	child->parent = lsk;
+	san_set_state(child, TCP_SYN_RECV);
+	return child;
+}
+
+/**
+ * san_child_drop - end a child no accept() will take
+ * @child: the child, off any accept queue
+ *
+ * Aborts its connection and drops the caller's reference.
+ *
+ * Context: process context.
+ */
+void san_child_drop(struct san_sock *child)
+{
+	struct san_sock *lsk = child->parent;
+
+	child->parent = NULL;
+	if (lsk)
+		sock_put(&lsk->sk);
+	sock_orphan(&child->sk);
+	if (child->conn)
+		child->prov->close(child, true);
+	sock_put(&child->sk);
 }
 
 static struct net_proto_family san_family_ops = {
@@ -106,12 +132,12 @@ static int __init af_san_init(void)
 {
 	int err;
 
-	if (family <= AF_UNSPEC || family >= AF_MAX) {
+	if (san_family <= AF_UNSPEC || san_family >= AF_MAX) {
 		pr_err("af_san: family=%d is out of range: the kernel takes 1..%d (free slots: 13, 18, 19, 22, 25)\n",
-		       family, AF_MAX - 1);
+		       san_family, AF_MAX - 1);
 		return -EINVAL;
 	}
-	san_family_ops.family = family;
+	san_family_ops.family = san_family;
 
 	err = proto_register(&san_proto, 1);
 	if (err)
@@ -125,11 +151,11 @@ static int __init af_san_init(void)
 	if (err) {
 		if (err == -EEXIST)
 			pr_err("af_san: family %d is already registered by another protocol; load with family=N, a free slot (13, 18, 19, 22, 25)\n",
-			       family);
+			       san_family);
 		goto exit_providers;
 	}
 
-	pr_info("af_san: registered as socket family %d\n", family);
+	pr_info("af_san: registered as socket family %d\n", san_family);
 	return 0;
 
 exit_providers:
@@ -141,7 +167,7 @@ unregister_proto:
 
 static void __exit af_san_exit(void)
 {
-	sock_unregister(family);
+	sock_unregister(san_family);
 	san_providers_exit();
 	proto_unregister(&san_proto);
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * AF_SAN internal definitions shared by the switch (the socket layer in
- * af_san.c) and the providers (san_rdma.c, san_tcp.c).
+ * AF_SAN internal definitions shared by the switch (the socket layer:
+ * af_san.c, san_stream.c) and the providers (san_rdma*.c, san_tcp.c).
  */
 #ifndef _SAN_H
 #define _SAN_H
 
+#include <linux/socket.h>
+#include <linux/spinlock.h>
 #include <net/sock.h>
 
 #include "san_provider.h"
@@ -15,17 +17,53 @@
  * @sk: the generic socket; must stay first (sk_alloc() sizes by obj_size)
  * @prov: the provider carrying this socket's connection, chosen once
  *	before the connection is established; NULL until then
- * @prov_data: the provider's per-socket state, owned by @prov
+ * @conn: the provider's per-connection state, owned by @prov; NULL once
+ *	the switch handed it back with &san_provider.close
+ * @state_lock: guards sk->sk_state changes (san_set_state()), the accept
+ *	queue of a listener and @parent of a child; taken with _bh
+ * @accept_q: listener: established children not yet accepted
+ * @accept_node: child: entry in its listener's @accept_q
+ * @parent: child: its listener until accept() takes it, holding a
+ *	reference on it; NULL otherwise
+ * @local: the address bound or in use (AF_INET or AF_INET6)
+ * @bound: @local was set by bind()
  */
 struct san_sock {
 	struct sock sk;
 	const struct san_provider *prov;
-	void *prov_data;
+	void *conn;
+	spinlock_t state_lock;
+	struct list_head accept_q;
+	struct list_head accept_node;
+	struct san_sock *parent;
+	struct sockaddr_storage local;
+	bool bound;
 };
 
 static inline struct san_sock *san_sk(const struct sock *sk)
 {
 	return container_of(sk, struct san_sock, sk);
 }
+
+extern int san_family;
+
+/* af_san.c: socket life cycle. */
+struct san_sock *san_child_alloc(struct san_sock *listener);
+void san_child_drop(struct san_sock *child);
+
+/* san_stream.c: the switch's side of provider events. */
+bool san_set_state(struct san_sock *ssk, int state);
+void san_established(struct san_sock *ssk);
+void san_conn_error(struct san_sock *ssk, int err);
+void san_peer_fin(struct san_sock *ssk);
+void san_wake_rx(struct san_sock *ssk);
+void san_wake_tx(struct san_sock *ssk);
+
+int san_addr_from_user(struct sockaddr *uaddr, int len,
+		       struct sockaddr_storage *out);
+
+extern const struct proto_ops san_stream_ops;
+int san_stream_release(struct socket *sock);
+void san_listener_flush(struct san_sock *lsk);
 
 #endif /* _SAN_H */

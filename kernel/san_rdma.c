@@ -1,16 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The RDMA provider: carries AF_SAN connections over reliable-connected
- * queue pairs set up through rdma_cm.  This file holds its device
- * tracking: an ib_client that follows RDMA devices as they come and go,
- * so that connections on a device that goes away can be ended.
+ * queue pairs set up through rdma_cm.  This file holds the device
+ * tracking (an ib_client), the connection manager side (rdma_cm ids and
+ * their events, QP and CQ setup) and teardown; san_rdma_data.c holds the
+ * data path.
+ *
+ * Every operation the switch calls returns at once: a connect starts
+ * address resolution and the rest happens in the rdma_cm event handler
+ * (process context, one event at a time per id), which reports the outcome
+ * with san_established() or san_conn_error().
+ *
+ * Teardown order (san_rdma_teardown()): set dying under cm_mutex so the
+ * handler touches nothing more, rdma_disconnect, ib_drain_qp, then the QP,
+ * the CQ, the buffers and the PD, and the id last: the device they belong
+ * to cannot go away while the id exists.
  */
+#include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/list.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <rdma/ib_cm.h>
 #include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
 
-#include "san_provider.h"
+#include "san_rdma.h"
+
+struct workqueue_struct *san_rdma_wq;
 
 /**
  * struct san_rdma_dev - an RDMA device known to the provider
@@ -63,18 +81,543 @@ static struct ib_client san_rdma_client = {
 	.remove = san_rdma_remove_one,
 };
 
+static void san_rdma_abort_work(struct work_struct *work)
+{
+	struct san_rconn *conn = container_of(work, struct san_rconn,
+					      abort_work);
+
+	mutex_lock(&conn->cm_mutex);
+	if (!conn->dying && conn->id)
+		rdma_disconnect(conn->id);
+	mutex_unlock(&conn->cm_mutex);
+}
+
+/* Free everything; process context, no socket lock, not from cm events. */
+static void san_rdma_teardown(struct san_rconn *conn)
+{
+	struct san_sock *ssk = conn->ssk;
+
+	mutex_lock(&conn->cm_mutex);
+	spin_lock_bh(&conn->lock);
+	conn->dying = true;
+	spin_unlock_bh(&conn->lock);
+	mutex_unlock(&conn->cm_mutex);
+
+	cancel_work_sync(&conn->abort_work);
+	if (conn->id)
+		rdma_disconnect(conn->id);
+	if (conn->qp) {
+		ib_drain_qp(conn->qp);
+		rdma_destroy_qp(conn->id);
+	}
+	if (conn->cq)
+		ib_free_cq(conn->cq);
+	san_rdma_buffers_free(conn);
+	if (conn->pd)
+		ib_dealloc_pd(conn->pd);
+	/* Last: the device stays while the id exists. */
+	if (conn->id)
+		rdma_destroy_id(conn->id);
+	kfree(conn);
+	sock_put(&ssk->sk);
+}
+
+static void san_rdma_teardown_work(struct work_struct *work)
+{
+	san_rdma_teardown(container_of(work, struct san_rconn, teardown_work));
+}
+
+/**
+ * san_rdma_queue_teardown - free a connection its owner let go of
+ * @conn: the connection
+ *
+ * Context: any.  Runs once, from san_rdma_wq.
+ */
+void san_rdma_queue_teardown(struct san_rconn *conn)
+{
+	bool queue;
+
+	spin_lock_bh(&conn->lock);
+	queue = !conn->teardown_queued;
+	conn->teardown_queued = true;
+	spin_unlock_bh(&conn->lock);
+	if (queue)
+		queue_work(san_rdma_wq, &conn->teardown_work);
+}
+
+static int san_rdma_cm_handler(struct rdma_cm_id *id,
+			       struct rdma_cm_event *ev);
+
+static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
+{
+	struct san_rconn *conn;
+
+	conn = kzalloc(sizeof(*conn), GFP_KERNEL);
+	if (!conn)
+		return NULL;
+	conn->ssk = ssk;
+	mutex_init(&conn->cm_mutex);
+	spin_lock_init(&conn->lock);
+	INIT_LIST_HEAD(&conn->rx_filled);
+	INIT_LIST_HEAD(&conn->tx_free);
+	INIT_WORK(&conn->abort_work, san_rdma_abort_work);
+	INIT_WORK(&conn->teardown_work, san_rdma_teardown_work);
+	sock_hold(&ssk->sk);
+	return conn;
+}
+
+/* The socket's connection, created with its rdma_cm id on first need. */
+static int san_rdma_conn_get(struct san_sock *ssk)
+{
+	struct san_rconn *conn;
+	struct rdma_cm_id *id;
+
+	if (ssk->conn)
+		return 0;
+	conn = san_rconn_alloc(ssk);
+	if (!conn)
+		return -ENOMEM;
+	id = rdma_create_id(sock_net(&ssk->sk), san_rdma_cm_handler, conn,
+			    RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id)) {
+		kfree(conn);
+		sock_put(&ssk->sk);
+		return PTR_ERR(id);
+	}
+	conn->id = id;
+	ssk->conn = conn;
+	return 0;
+}
+
+static u32 san_rdma_buf_count(int bytes)
+{
+	return clamp_t(u32, bytes / SAN_BUF_SIZE, SAN_BUF_MIN, SAN_BUF_MAX);
+}
+
+/* PD, CQ, QP and buffers on the id's device; receives posted. */
+static int san_rdma_setup_qp(struct san_rconn *conn)
+{
+	struct sock *sk = &conn->ssk->sk;
+	struct ib_device *dev = conn->id->device;
+	struct ib_qp_init_attr attr = {};
+	int err;
+
+	conn->rbuf_count = san_rdma_buf_count(READ_ONCE(sk->sk_rcvbuf));
+	conn->tbuf_count = san_rdma_buf_count(READ_ONCE(sk->sk_sndbuf));
+
+	conn->pd = ib_alloc_pd(dev, 0);
+	if (IS_ERR(conn->pd)) {
+		err = PTR_ERR(conn->pd);
+		conn->pd = NULL;
+		return err;
+	}
+	/* +1 each for the drain work requests of ib_drain_qp(). */
+	conn->cq = ib_alloc_cq(dev, conn,
+			       conn->rbuf_count + conn->tbuf_count + 2, 0,
+			       IB_POLL_SOFTIRQ);
+	if (IS_ERR(conn->cq)) {
+		err = PTR_ERR(conn->cq);
+		conn->cq = NULL;
+		return err;
+	}
+	attr.qp_context = conn;
+	attr.send_cq = conn->cq;
+	attr.recv_cq = conn->cq;
+	attr.cap.max_send_wr = conn->tbuf_count + 1;
+	attr.cap.max_recv_wr = conn->rbuf_count + 1;
+	attr.cap.max_send_sge = 1;
+	attr.cap.max_recv_sge = 1;
+	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
+	attr.qp_type = IB_QPT_RC;
+	err = rdma_create_qp(conn->id, conn->pd, &attr);
+	if (err)
+		return err;
+	err = san_rdma_buffers_alloc(conn);
+	if (err)
+		goto destroy_qp;
+	/* The handlers may post from now on: publish the QP last. */
+	err = san_rdma_post_all_recvs(conn);
+	if (err)
+		goto destroy_qp;
+	spin_lock_bh(&conn->lock);
+	conn->qp = conn->id->qp;
+	spin_unlock_bh(&conn->lock);
+	return 0;
+
+destroy_qp:
+	rdma_destroy_qp(conn->id);
+	return err;
+}
+
+static void san_rdma_hello(struct san_rconn *conn, struct san_hello *h)
+{
+	h->magic = cpu_to_be32(SAN_WIRE_MAGIC);
+	h->version = cpu_to_be16(SAN_WIRE_VERSION);
+	h->flags = 0;
+	h->rbuf_count = cpu_to_be32(conn->rbuf_count);
+	h->rbuf_size = cpu_to_be32(SAN_BUF_SIZE);
+}
+
+/* 0, or the reject reason for a peer hello we cannot speak with. */
+static int san_rdma_hello_check(struct san_rconn *conn, const void *data,
+				u8 len)
+{
+	const struct san_hello *h = data;
+	u32 count;
+
+	if (!data || len < sizeof(*h) ||
+	    be32_to_cpu(h->magic) != SAN_WIRE_MAGIC ||
+	    be16_to_cpu(h->version) != SAN_WIRE_VERSION || h->flags ||
+	    be32_to_cpu(h->rbuf_size) != SAN_BUF_SIZE)
+		return SAN_REJ_VERSION;
+	count = be32_to_cpu(h->rbuf_count);
+	if (count < SAN_BUF_MIN || count > SAN_BUF_MAX)
+		return SAN_REJ_VERSION;
+	spin_lock_bh(&conn->lock);
+	conn->peer_rbuf_count = count;
+	/* Messages may have returned credits before we got here: add. */
+	conn->credits += count;
+	spin_unlock_bh(&conn->lock);
+	return 0;
+}
+
+static void san_rdma_conn_param(struct san_rconn *conn,
+				struct rdma_conn_param *p, struct san_hello *h)
+{
+	san_rdma_hello(conn, h);
+	memset(p, 0, sizeof(*p));
+	p->private_data = h;
+	p->private_data_len = sizeof(*h);
+	p->retry_count = 7;
+	p->rnr_retry_count = 7;
+	p->flow_control = 1;
+}
+
+/* Undo a child connection whose id rdma_cm destroys on our return. */
+static void san_rdma_child_undo(struct san_rconn *conn, struct san_sock *child)
+{
+	struct rdma_cm_id *id = conn->id;
+
+	child->conn = NULL;
+	if (id && id->qp)
+		rdma_destroy_qp(id);
+	conn->qp = NULL;
+	if (conn->cq)
+		ib_free_cq(conn->cq);
+	san_rdma_buffers_free(conn);
+	if (conn->pd)
+		ib_dealloc_pd(conn->pd);
+	kfree(conn);
+	sock_put(&child->sk);
+	san_child_drop(child);
+}
+
+/*
+ * A connection request on a listener: a child socket with its own QP.
+ * Returns non-zero when rdma_cm is to destroy the new id.
+ */
+static int san_rdma_conn_request(struct san_rconn *lconn,
+				 struct rdma_cm_id *id,
+				 struct rdma_cm_event *ev)
+{
+	struct san_sock *lsk = lconn->ssk;
+	struct san_reject rej = {
+		.magic = cpu_to_be32(SAN_WIRE_MAGIC),
+		.version = cpu_to_be16(SAN_WIRE_VERSION),
+	};
+	struct rdma_conn_param param;
+	struct san_hello hello;
+	struct san_rconn *conn;
+	struct san_sock *child;
+	int reason;
+
+	if (READ_ONCE(lsk->sk.sk_state) != TCP_LISTEN)
+		return -ECONNREFUSED;
+	reason = SAN_REJ_BACKLOG;
+	if (sk_acceptq_is_full(&lsk->sk))
+		goto reject;
+	reason = SAN_REJ_NOMEM;
+	child = san_child_alloc(lsk);
+	if (!child)
+		goto reject;
+	conn = san_rconn_alloc(child);
+	if (!conn) {
+		san_child_drop(child);
+		goto reject;
+	}
+	conn->id = id;
+	id->context = conn;
+	reason = san_rdma_hello_check(conn, ev->param.conn.private_data,
+				      ev->param.conn.private_data_len);
+	if (reason) {
+		pr_info_ratelimited("af_san: refused a peer speaking another protocol version\n");
+		goto reject_child;
+	}
+	reason = SAN_REJ_NOMEM;
+	if (san_rdma_setup_qp(conn))
+		goto reject_child;
+	child->conn = conn;
+	san_rdma_conn_param(conn, &param, &hello);
+	if (rdma_accept(id, &param)) {
+		san_rdma_child_undo(conn, child);
+		return -ECONNREFUSED;
+	}
+	return 0;
+
+reject_child:
+	rej.reason = cpu_to_be16(reason);
+	rdma_reject(id, &rej, sizeof(rej), IB_CM_REJ_CONSUMER_DEFINED);
+	san_rdma_child_undo(conn, child);
+	return -ECONNREFUSED;
+
+reject:
+	rej.reason = cpu_to_be16(reason);
+	rdma_reject(id, &rej, sizeof(rej), IB_CM_REJ_CONSUMER_DEFINED);
+	return -ECONNREFUSED;
+}
+
+static int san_rdma_reject_errno(struct rdma_cm_id *id,
+				 struct rdma_cm_event *ev)
+{
+	const struct san_reject *rej;
+	u8 len = 0;
+
+	/* NULL unless the listener rejected us itself. */
+	rej = rdma_consumer_reject_data(id, ev, &len);
+	if (rej && len >= sizeof(*rej) &&
+	    be32_to_cpu(rej->magic) == SAN_WIRE_MAGIC &&
+	    be16_to_cpu(rej->reason) == SAN_REJ_VERSION)
+		pr_info_ratelimited("af_san: peer refused our protocol version %u (it speaks %u)\n",
+				    SAN_WIRE_VERSION, be16_to_cpu(rej->version));
+	return ECONNREFUSED;
+}
+
+/* Connection events of a connecting or connected id. */
+static int san_rdma_conn_event(struct san_rconn *conn,
+			       struct rdma_cm_event *ev)
+{
+	struct san_sock *ssk = conn->ssk;
+	struct rdma_conn_param param;
+	struct san_hello hello;
+	int err = 0, ret;
+
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		if (rdma_resolve_route(conn->id, SAN_RESOLVE_TIMEOUT_MS))
+			err = EHOSTUNREACH;
+		break;
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		ret = san_rdma_setup_qp(conn);
+		if (ret) {
+			pr_debug("af_san: QP setup failed: %d\n", ret);
+			err = ENOMEM;
+			break;
+		}
+		san_rdma_conn_param(conn, &param, &hello);
+		ret = rdma_connect_locked(conn->id, &param);
+		if (ret) {
+			pr_debug("af_san: rdma_connect failed: %d\n", ret);
+			err = ECONNREFUSED;
+		}
+		break;
+	case RDMA_CM_EVENT_ESTABLISHED:
+		/* An active side checks the listener's hello here. */
+		if (!conn->peer_rbuf_count &&
+		    san_rdma_hello_check(conn, ev->param.conn.private_data,
+					 ev->param.conn.private_data_len)) {
+			err = EPROTO;
+			rdma_disconnect(conn->id);
+			break;
+		}
+		san_established(ssk);
+		san_wake_tx(ssk);
+		break;
+	case RDMA_CM_EVENT_REJECTED:
+		err = san_rdma_reject_errno(conn->id, ev);
+		break;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+		err = EHOSTUNREACH;
+		break;
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		err = ev->status == -ETIMEDOUT ? ETIMEDOUT : ECONNREFUSED;
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+		/*
+		 * Every receive completed before the disconnect is handled
+		 * once the QP is drained: a FIN among them makes this a
+		 * graceful close, anything else a reset.
+		 */
+		if (conn->qp)
+			ib_drain_qp(conn->qp);
+		if (READ_ONCE(conn->fin_rcvd))
+			san_conn_error(ssk, 0);
+		else
+			san_conn_error(ssk, ECONNRESET);
+		break;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		err = ENETDOWN;
+		break;
+	default:
+		break;
+	}
+	if (err) {
+		pr_debug("af_san: cm id %p: connection error %d\n", conn->id,
+			 err);
+		san_conn_error(ssk, err);
+	}
+	/* An orphaned connection that ended is freed now. */
+	if ((err || ev->event == RDMA_CM_EVENT_DISCONNECTED) &&
+	    READ_ONCE(conn->owner_gone))
+		san_rdma_queue_teardown(conn);
+	return 0;
+}
+
+static int san_rdma_cm_handler(struct rdma_cm_id *id,
+			       struct rdma_cm_event *ev)
+{
+	struct san_rconn *conn = id->context;
+	int ret = 0;
+
+	mutex_lock(&conn->cm_mutex);
+	pr_debug("af_san: cm id %p: %s (%d)%s\n", id,
+		 rdma_event_msg(ev->event), ev->status,
+		 conn->dying ? ", dying" : "");
+	if (conn->dying)
+		goto out;
+	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
+		ret = san_rdma_conn_request(conn, id, ev) ? 1 : 0;
+	else
+		san_rdma_conn_event(conn, ev);
+out:
+	mutex_unlock(&conn->cm_mutex);
+	return ret;
+}
+
+static int san_rdma_bind(struct san_sock *ssk)
+{
+	struct san_rconn *conn;
+	int err;
+
+	err = san_rdma_conn_get(ssk);
+	if (err)
+		return err;
+	conn = ssk->conn;
+	if (ssk->sk.sk_reuse)
+		rdma_set_reuseaddr(conn->id, 1);
+	/* Accept IPv4-mapped peers on an IPv6 wildcard, as TCP does. */
+	if (ssk->local.ss_family == AF_INET6)
+		rdma_set_afonly(conn->id, 0);
+	err = rdma_bind_addr(conn->id, (struct sockaddr *)&ssk->local);
+	if (err == -EADDRNOTAVAIL || err == -ENODEV)
+		err = -EADDRNOTAVAIL;
+	if (err)
+		return err;
+	memcpy(&ssk->local, &conn->id->route.addr.src_addr,
+	       sizeof(ssk->local));
+	return 0;
+}
+
+static int san_rdma_listen(struct san_sock *ssk, int backlog)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	return rdma_listen(conn->id, backlog);
+}
+
+static int san_rdma_connect(struct san_sock *ssk,
+			    struct sockaddr_storage *addr)
+{
+	struct san_rconn *conn;
+	int err;
+
+	err = san_rdma_conn_get(ssk);
+	if (err)
+		return err;
+	conn = ssk->conn;
+	err = rdma_resolve_addr(conn->id,
+				ssk->bound ? (struct sockaddr *)&ssk->local :
+					     NULL,
+				(struct sockaddr *)addr,
+				SAN_RESOLVE_TIMEOUT_MS);
+	if (err == -ENODEV || err == -EADDRNOTAVAIL)
+		return -ENETUNREACH;
+	return err;
+}
+
+static int san_rdma_getname(struct san_sock *ssk,
+			    struct sockaddr_storage *addr, bool peer)
+{
+	struct san_rconn *conn = ssk->conn;
+	struct sockaddr *sa;
+
+	if (!conn || !conn->id)
+		return -ENOTCONN;
+	sa = peer ? (struct sockaddr *)&conn->id->route.addr.dst_addr :
+		    (struct sockaddr *)&conn->id->route.addr.src_addr;
+	memcpy(addr, sa, sizeof(*addr));
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+					   sizeof(struct sockaddr_in);
+}
+
+static void san_rdma_close(struct san_sock *ssk, bool abort)
+{
+	struct san_rconn *conn = ssk->conn;
+	bool now;
+
+	if (!conn)
+		return;
+	ssk->conn = NULL;
+	WRITE_ONCE(conn->owner_gone, true);
+	if (abort || !conn->qp) {
+		san_rdma_queue_teardown(conn);
+		return;
+	}
+	/* Graceful: FIN after the data; teardown once it is delivered. */
+	spin_lock_bh(&conn->lock);
+	if (!conn->fin_sent && !conn->fin_pending)
+		conn->fin_pending = true;
+	san_rdma_tx_control(conn);
+	now = conn->fin_acked || conn->dying;
+	spin_unlock_bh(&conn->lock);
+	if (now || READ_ONCE(ssk->sk.sk_state) == TCP_CLOSE)
+		san_rdma_queue_teardown(conn);
+}
+
 static int san_rdma_init(void)
 {
-	return ib_register_client(&san_rdma_client);
+	int err;
+
+	san_rdma_wq = alloc_workqueue("af_san", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!san_rdma_wq)
+		return -ENOMEM;
+	err = ib_register_client(&san_rdma_client);
+	if (err)
+		destroy_workqueue(san_rdma_wq);
+	return err;
 }
 
 static void san_rdma_exit(void)
 {
 	ib_unregister_client(&san_rdma_client);
+	destroy_workqueue(san_rdma_wq);
 }
 
 const struct san_provider san_rdma_provider = {
 	.name = "rdma",
 	.init = san_rdma_init,
 	.exit = san_rdma_exit,
+	.bind = san_rdma_bind,
+	.listen = san_rdma_listen,
+	.connect = san_rdma_connect,
+	.sendmsg = san_rdma_sendmsg,
+	.recvmsg = san_rdma_recvmsg,
+	.rx_queued = san_rdma_rx_queued,
+	.tx_queued = san_rdma_tx_queued,
+	.tx_ready = san_rdma_tx_ready,
+	.shutdown_tx = san_rdma_shutdown_tx,
+	.tx_done = san_rdma_tx_done,
+	.getname = san_rdma_getname,
+	.close = san_rdma_close,
 };

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The RDMA provider's internal definitions: one struct san_rconn per
+ * connection (or listener), shared by the connection manager side
+ * (san_rdma.c) and the data path (san_rdma_data.c).
+ */
+#ifndef _SAN_RDMA_H
+#define _SAN_RDMA_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
+
+#include "san.h"
+#include "san_wire.h"
+
+/* Size of every receive and send buffer, header included. */
+#define SAN_BUF_SIZE		16384
+#define SAN_BUF_MIN		4
+#define SAN_BUF_MAX		128
+#define SAN_PAYLOAD_MAX		(SAN_BUF_SIZE - sizeof(struct san_msg_hdr))
+
+/* rdma_cm address and route resolution limit, in ms. */
+#define SAN_RESOLVE_TIMEOUT_MS	2000
+
+/**
+ * struct san_rbuf - a receive buffer
+ * @cqe: completion context of its posted receive
+ * @conn: owner
+ * @data: kernel address; @dma: its DMA address
+ * @len: payload bytes received in it
+ * @off: payload bytes already read
+ * @node: entry in &san_rconn.rx_filled while it holds unread data
+ */
+struct san_rbuf {
+	struct ib_cqe cqe;
+	struct san_rconn *conn;
+	void *data;
+	u64 dma;
+	u32 len;
+	u32 off;
+	struct list_head node;
+};
+
+/**
+ * struct san_tbuf - a send buffer
+ * @cqe: completion context of its posted send
+ * @conn: owner
+ * @data: kernel address; @dma: its DMA address
+ * @len: payload bytes in flight in it
+ * @type: enum san_msg_type of the message in it
+ * @node: entry in &san_rconn.tx_free while free
+ */
+struct san_tbuf {
+	struct ib_cqe cqe;
+	struct san_rconn *conn;
+	void *data;
+	u64 dma;
+	u32 len;
+	u8 type;
+	struct list_head node;
+};
+
+/**
+ * struct san_rconn - one RDMA connection or listener
+ * @ssk: the socket; the connection holds a reference on it until freed
+ * @id: rdma_cm id; its event handler sees this struct as context
+ * @pd: protection domain; @cq: completion queue (sends and receives);
+ * @qp: RC queue pair, once set up
+ * @cm_mutex: serialises the rdma_cm event handler with teardown: once
+ *	@dying is set under it, the handler touches nothing
+ * @lock: the data path state below; taken with _bh, also from completion
+ *	handlers (softirq)
+ * @dying: teardown started (under @cm_mutex and @lock)
+ * @owner_gone: the switch let go of the connection (&san_provider.close)
+ * @teardown_queued: @teardown_work is queued or ran
+ * @rbuf_count: receive buffers; @tbuf_count: send buffers
+ * @rbufs: receive buffers; @tbufs: send buffers
+ * @rx_filled: receive buffers with unread data, in arrival order
+ * @tx_free: free send buffers; @tx_free_count: how many
+ * @rx_bytes: unread bytes; @tx_bytes: bytes sent, not yet completed
+ * @credits: peer receive buffers we may fill
+ * @to_return: our receive buffers reposted and not yet reported
+ * @peer_rbuf_count: the peer's receive buffers, from its hello
+ * @fin_pending: our FIN waits for a credit; @fin_sent, @fin_acked: it was
+ *	posted, completed; @fin_rcvd: the peer's FIN arrived
+ * @abort_work: moves the QP to error (the peer sees a reset)
+ * @teardown_work: frees everything once the owner is gone
+ */
+struct san_rconn {
+	struct san_sock *ssk;
+	struct rdma_cm_id *id;
+	struct ib_pd *pd;
+	struct ib_cq *cq;
+	struct ib_qp *qp;
+	struct mutex cm_mutex;
+	spinlock_t lock;
+	bool dying;
+	bool owner_gone;
+	bool teardown_queued;
+	u32 rbuf_count;
+	u32 tbuf_count;
+	struct san_rbuf *rbufs;
+	struct san_tbuf *tbufs;
+	struct list_head rx_filled;
+	struct list_head tx_free;
+	u32 tx_free_count;
+	u32 rx_bytes;
+	u32 tx_bytes;
+	u32 credits;
+	u32 to_return;
+	u32 peer_rbuf_count;
+	bool fin_pending;
+	bool fin_sent;
+	bool fin_acked;
+	bool fin_rcvd;
+	struct work_struct abort_work;
+	struct work_struct teardown_work;
+};
+
+extern struct workqueue_struct *san_rdma_wq;
+
+/* san_rdma_data.c */
+int san_rdma_buffers_alloc(struct san_rconn *conn);
+void san_rdma_buffers_free(struct san_rconn *conn);
+int san_rdma_post_all_recvs(struct san_rconn *conn);
+void san_rdma_fail(struct san_rconn *conn, int err);
+void san_rdma_tx_kick(struct san_rconn *conn);
+void san_rdma_tx_control(struct san_rconn *conn);
+int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len);
+int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		     int flags);
+u32 san_rdma_rx_queued(struct san_sock *ssk);
+u32 san_rdma_tx_queued(struct san_sock *ssk);
+bool san_rdma_tx_ready(struct san_sock *ssk);
+void san_rdma_shutdown_tx(struct san_sock *ssk);
+bool san_rdma_tx_done(struct san_sock *ssk);
+
+/* san_rdma.c */
+void san_rdma_queue_teardown(struct san_rconn *conn);
+
+#endif /* _SAN_RDMA_H */

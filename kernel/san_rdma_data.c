@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The RDMA provider's data path: registered kernel buffers, SEND/RECV
+ * messages and credit-based flow control (docs/wire.md).
+ *
+ * Every message is one SEND into one of the peer's posted receive buffers
+ * and uses one credit.  A receive buffer is reposted once the reader has
+ * consumed it, and the credit goes back to the peer in the header of our
+ * next message, or in a CREDIT message once half the buffers wait to be
+ * returned.  DATA needs two credits and two free send buffers, so that
+ * the last of each is always there for a CREDIT or FIN: neither side can
+ * end up holding credits the other needs with no way to return them.
+ *
+ * Completion handlers run in softirq context (IB_POLL_SOFTIRQ): they update
+ * the state under conn->lock, post control messages, and wake the socket.
+ * They never sleep; anything that may is left to a work item.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "san_rdma.h"
+
+static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc);
+static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc);
+
+int san_rdma_buffers_alloc(struct san_rconn *conn)
+{
+	struct ib_device *dev = conn->id->device;
+	u32 i;
+
+	conn->rbufs = kcalloc(conn->rbuf_count, sizeof(*conn->rbufs),
+			      GFP_KERNEL);
+	conn->tbufs = kcalloc(conn->tbuf_count, sizeof(*conn->tbufs),
+			      GFP_KERNEL);
+	if (!conn->rbufs || !conn->tbufs)
+		return -ENOMEM;
+
+	for (i = 0; i < conn->rbuf_count; i++) {
+		struct san_rbuf *rb = &conn->rbufs[i];
+
+		rb->conn = conn;
+		rb->cqe.done = san_rdma_recv_done;
+		INIT_LIST_HEAD(&rb->node);
+		rb->data = kmalloc(SAN_BUF_SIZE, GFP_KERNEL);
+		if (!rb->data)
+			return -ENOMEM;
+		rb->dma = ib_dma_map_single(dev, rb->data, SAN_BUF_SIZE,
+					    DMA_FROM_DEVICE);
+		if (ib_dma_mapping_error(dev, rb->dma)) {
+			kfree(rb->data);
+			rb->data = NULL;
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < conn->tbuf_count; i++) {
+		struct san_tbuf *tb = &conn->tbufs[i];
+
+		tb->conn = conn;
+		tb->cqe.done = san_rdma_send_done;
+		tb->data = kmalloc(SAN_BUF_SIZE, GFP_KERNEL);
+		if (!tb->data)
+			return -ENOMEM;
+		tb->dma = ib_dma_map_single(dev, tb->data, SAN_BUF_SIZE,
+					    DMA_TO_DEVICE);
+		if (ib_dma_mapping_error(dev, tb->dma)) {
+			kfree(tb->data);
+			tb->data = NULL;
+			return -ENOMEM;
+		}
+		list_add_tail(&tb->node, &conn->tx_free);
+		conn->tx_free_count++;
+	}
+	return 0;
+}
+
+/* Only once the QP is drained or was never used. */
+void san_rdma_buffers_free(struct san_rconn *conn)
+{
+	struct ib_device *dev = conn->id ? conn->id->device : NULL;
+	u32 i;
+
+	if (conn->rbufs) {
+		for (i = 0; i < conn->rbuf_count; i++) {
+			struct san_rbuf *rb = &conn->rbufs[i];
+
+			if (!rb->data)
+				continue;
+			ib_dma_unmap_single(dev, rb->dma, SAN_BUF_SIZE,
+					    DMA_FROM_DEVICE);
+			kfree(rb->data);
+		}
+		kfree(conn->rbufs);
+		conn->rbufs = NULL;
+	}
+	if (conn->tbufs) {
+		for (i = 0; i < conn->tbuf_count; i++) {
+			struct san_tbuf *tb = &conn->tbufs[i];
+
+			if (!tb->data)
+				continue;
+			ib_dma_unmap_single(dev, tb->dma, SAN_BUF_SIZE,
+					    DMA_TO_DEVICE);
+			kfree(tb->data);
+		}
+		kfree(conn->tbufs);
+		conn->tbufs = NULL;
+	}
+	INIT_LIST_HEAD(&conn->rx_filled);
+	INIT_LIST_HEAD(&conn->tx_free);
+}
+
+static int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
+{
+	struct ib_sge sge = {
+		.addr = rb->dma,
+		.length = SAN_BUF_SIZE,
+		.lkey = conn->pd->local_dma_lkey,
+	};
+	struct ib_recv_wr wr = {
+		.wr_cqe = &rb->cqe,
+		.sg_list = &sge,
+		.num_sge = 1,
+	};
+
+	rb->len = 0;
+	rb->off = 0;
+	return ib_post_recv(conn->id->qp, &wr, NULL);
+}
+
+int san_rdma_post_all_recvs(struct san_rconn *conn)
+{
+	u32 i;
+	int err;
+
+	for (i = 0; i < conn->rbuf_count; i++) {
+		err = san_rdma_post_recv(conn, &conn->rbufs[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Take a send buffer and a credit for a message of @type, with the credits
+ * to return in its header.  DATA leaves the last credit and the last
+ * buffer to control messages.
+ */
+static struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
+{
+	u32 need = type == SAN_MSG_DATA ? 2 : 1;
+	struct san_msg_hdr *hdr;
+	struct san_tbuf *tb;
+
+	lockdep_assert_held(&conn->lock);
+	if (conn->dying || !conn->qp || conn->credits < need ||
+	    conn->tx_free_count < need)
+		return NULL;
+	tb = list_first_entry(&conn->tx_free, struct san_tbuf, node);
+	list_del_init(&tb->node);
+	conn->tx_free_count--;
+	conn->credits--;
+	tb->type = type;
+	tb->len = 0;
+	hdr = tb->data;
+	hdr->type = type;
+	hdr->flags = 0;
+	hdr->credits = cpu_to_be16(conn->to_return);
+	hdr->len = 0;
+	conn->to_return = 0;
+	return tb;
+}
+
+/* Undo san_rdma_tx_get() for a message that was never posted. */
+static void san_rdma_tx_put_back(struct san_rconn *conn, struct san_tbuf *tb)
+{
+	struct san_msg_hdr *hdr = tb->data;
+
+	lockdep_assert_held(&conn->lock);
+	conn->to_return += be16_to_cpu(hdr->credits);
+	conn->credits++;
+	list_add(&tb->node, &conn->tx_free);
+	conn->tx_free_count++;
+}
+
+static int san_rdma_post_send(struct san_rconn *conn, struct san_tbuf *tb)
+{
+	struct ib_device *dev = conn->id->device;
+	struct san_msg_hdr *hdr = tb->data;
+	struct ib_sge sge = {
+		.addr = tb->dma,
+		.length = sizeof(*hdr) + tb->len,
+		.lkey = conn->pd->local_dma_lkey,
+	};
+	struct ib_send_wr wr = {
+		.wr_cqe = &tb->cqe,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IB_WR_SEND,
+		.send_flags = IB_SEND_SIGNALED,
+	};
+
+	hdr->len = cpu_to_be32(tb->len);
+	ib_dma_sync_single_for_device(dev, tb->dma, sge.length, DMA_TO_DEVICE);
+	return ib_post_send(conn->qp, &wr, NULL);
+}
+
+/**
+ * san_rdma_tx_control - post a control message if one is due and allowed
+ * @conn: the connection
+ *
+ * Context: any, under conn->lock.
+ */
+void san_rdma_tx_control(struct san_rconn *conn)
+{
+	struct san_tbuf *tb;
+
+	lockdep_assert_held(&conn->lock);
+	if (conn->fin_pending) {
+		tb = san_rdma_tx_get(conn, SAN_MSG_FIN);
+		if (!tb)
+			return;
+		if (san_rdma_post_send(conn, tb)) {
+			san_rdma_tx_put_back(conn, tb);
+			return;
+		}
+		conn->fin_pending = false;
+		conn->fin_sent = true;
+		return;
+	}
+	/*
+	 * Return credits without data once half the buffers wait: the peer
+	 * is then never left waiting for credits we hold.
+	 */
+	if (conn->to_return && conn->to_return >= conn->rbuf_count / 2) {
+		tb = san_rdma_tx_get(conn, SAN_MSG_CREDIT);
+		if (!tb)
+			return;
+		if (san_rdma_post_send(conn, tb))
+			san_rdma_tx_put_back(conn, tb);
+	}
+}
+
+/**
+ * san_rdma_tx_kick - send what control messages are due
+ * @conn: the connection
+ *
+ * Context: any; takes conn->lock.
+ */
+void san_rdma_tx_kick(struct san_rconn *conn)
+{
+	spin_lock_bh(&conn->lock);
+	san_rdma_tx_control(conn);
+	spin_unlock_bh(&conn->lock);
+}
+
+/**
+ * san_rdma_fail - end a connection on an error
+ * @conn: the connection
+ * @err: positive errno the socket reports (ECONNRESET for a peer that
+ *	broke the protocol or a transport error)
+ *
+ * Context: any.  Moving the QP to error may sleep, so it is left to
+ * abort_work; the peer then sees a disconnect without FIN: a reset.
+ */
+void san_rdma_fail(struct san_rconn *conn, int err)
+{
+	san_conn_error(conn->ssk, err);
+	queue_work(san_rdma_wq, &conn->abort_work);
+}
+
+static bool san_rdma_hdr_valid(struct san_rconn *conn,
+			       const struct san_msg_hdr *hdr, u32 byte_len)
+{
+	u32 len = be32_to_cpu(hdr->len);
+
+	if (byte_len < sizeof(*hdr) || hdr->flags ||
+	    len != byte_len - sizeof(*hdr))
+		return false;
+	/*
+	 * The peer cannot return more credits than it has buffers (known
+	 * once its hello is checked, which may come after its first
+	 * message: rdma_cm and the CQ report independently).
+	 */
+	if (conn->peer_rbuf_count &&
+	    conn->credits + be16_to_cpu(hdr->credits) > conn->peer_rbuf_count)
+		return false;
+	switch (hdr->type) {
+	case SAN_MSG_DATA:
+		return len > 0 && !conn->fin_rcvd;
+	case SAN_MSG_CREDIT:
+		return len == 0;
+	case SAN_MSG_FIN:
+		return len == 0 && !conn->fin_rcvd;
+	default:
+		return false;
+	}
+}
+
+static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct san_rbuf *rb = container_of(wc->wr_cqe, struct san_rbuf, cqe);
+	struct san_rconn *conn = rb->conn;
+	struct san_msg_hdr *hdr = rb->data;
+	bool data = false, fin = false;
+
+	if (wc->status != IB_WC_SUCCESS) {
+		/* On a flush only wr_cqe and status are valid. */
+		if (wc->status != IB_WC_WR_FLUSH_ERR)
+			san_rdma_fail(conn, ECONNRESET);
+		return;
+	}
+	ib_dma_sync_single_for_cpu(conn->id->device, rb->dma, wc->byte_len,
+				   DMA_FROM_DEVICE);
+
+	spin_lock_bh(&conn->lock);
+	if (!san_rdma_hdr_valid(conn, hdr, wc->byte_len)) {
+		spin_unlock_bh(&conn->lock);
+		pr_warn_ratelimited("af_san: peer broke the protocol (type %u len %u), resetting\n",
+				    hdr->type, wc->byte_len);
+		san_rdma_fail(conn, ECONNRESET);
+		return;
+	}
+	conn->credits += be16_to_cpu(hdr->credits);
+	switch (hdr->type) {
+	case SAN_MSG_DATA:
+		rb->len = be32_to_cpu(hdr->len);
+		rb->off = 0;
+		list_add_tail(&rb->node, &conn->rx_filled);
+		conn->rx_bytes += rb->len;
+		data = true;
+		break;
+	case SAN_MSG_FIN:
+		conn->fin_rcvd = true;
+		fin = true;
+		fallthrough;
+	case SAN_MSG_CREDIT:
+		/* No payload: the buffer goes straight back. */
+		if (!conn->dying && !san_rdma_post_recv(conn, rb))
+			conn->to_return++;
+		break;
+	}
+	san_rdma_tx_control(conn);
+	spin_unlock_bh(&conn->lock);
+
+	if (fin)
+		san_peer_fin(conn->ssk);
+	if (data)
+		san_wake_rx(conn->ssk);
+	san_wake_tx(conn->ssk);
+}
+
+static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct san_tbuf *tb = container_of(wc->wr_cqe, struct san_tbuf, cqe);
+	struct san_rconn *conn = tb->conn;
+	bool fin_acked = false;
+
+	spin_lock_bh(&conn->lock);
+	list_add_tail(&tb->node, &conn->tx_free);
+	conn->tx_free_count++;
+	conn->tx_bytes -= tb->len;
+	if (wc->status == IB_WC_SUCCESS && tb->type == SAN_MSG_FIN) {
+		conn->fin_acked = true;
+		fin_acked = true;
+	}
+	if (wc->status == IB_WC_SUCCESS)
+		san_rdma_tx_control(conn);
+	spin_unlock_bh(&conn->lock);
+
+	if (wc->status != IB_WC_SUCCESS) {
+		if (wc->status != IB_WC_WR_FLUSH_ERR)
+			san_rdma_fail(conn, ECONNRESET);
+		return;
+	}
+	if (fin_acked && READ_ONCE(conn->owner_gone))
+		san_rdma_queue_teardown(conn);
+	san_wake_tx(conn->ssk);
+}
+
+int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len)
+{
+	struct san_rconn *conn = ssk->conn;
+	struct san_tbuf *tb;
+	size_t n;
+	int err;
+
+	spin_lock_bh(&conn->lock);
+	tb = san_rdma_tx_get(conn, SAN_MSG_DATA);
+	spin_unlock_bh(&conn->lock);
+	if (!tb)
+		return -EAGAIN;
+
+	n = min_t(size_t, len, SAN_PAYLOAD_MAX);
+	if (!copy_from_iter_full((char *)tb->data + sizeof(struct san_msg_hdr),
+				 n, &msg->msg_iter)) {
+		err = -EFAULT;
+		goto put_back;
+	}
+	tb->len = n;
+	spin_lock_bh(&conn->lock);
+	conn->tx_bytes += n;
+	err = san_rdma_post_send(conn, tb);
+	if (err)
+		conn->tx_bytes -= n;
+	spin_unlock_bh(&conn->lock);
+	if (err) {
+		iov_iter_revert(&msg->msg_iter, n);
+		goto put_back_locked;
+	}
+	return n;
+
+put_back:
+	spin_lock_bh(&conn->lock);
+	san_rdma_tx_put_back(conn, tb);
+	spin_unlock_bh(&conn->lock);
+	return err;
+
+put_back_locked:
+	spin_lock_bh(&conn->lock);
+	san_rdma_tx_put_back(conn, tb);
+	spin_unlock_bh(&conn->lock);
+	san_rdma_fail(conn, ECONNRESET);
+	return -ECONNRESET;
+}
+
+int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		     int flags)
+{
+	struct san_rconn *conn = ssk->conn;
+	bool peek = flags & MSG_PEEK;
+	struct san_rbuf *rb;
+	size_t copied = 0;
+	u32 peek_off = 0;
+
+	while (copied < len) {
+		size_t n;
+		char *src;
+
+		spin_lock_bh(&conn->lock);
+		if (list_empty(&conn->rx_filled)) {
+			spin_unlock_bh(&conn->lock);
+			break;
+		}
+		rb = list_first_entry(&conn->rx_filled, struct san_rbuf, node);
+		if (peek) {
+			/* Skip the buffers already peeked at in this call. */
+			u32 skip = peek_off;
+
+			list_for_each_entry(rb, &conn->rx_filled, node) {
+				if (skip < rb->len - rb->off)
+					break;
+				skip -= rb->len - rb->off;
+			}
+			if (list_entry_is_head(rb, &conn->rx_filled, node)) {
+				spin_unlock_bh(&conn->lock);
+				break;
+			}
+			src = (char *)rb->data + sizeof(struct san_msg_hdr) +
+			      rb->off + skip;
+			n = min_t(size_t, len - copied, rb->len - rb->off - skip);
+		} else {
+			src = (char *)rb->data + sizeof(struct san_msg_hdr) +
+			      rb->off;
+			n = min_t(size_t, len - copied, rb->len - rb->off);
+		}
+		spin_unlock_bh(&conn->lock);
+
+		/*
+		 * Only this reader (under the socket lock) removes buffers
+		 * from rx_filled, so @rb stays put while we copy.
+		 */
+		if (copy_to_iter(src, n, &msg->msg_iter) != n)
+			return copied ? copied : -EFAULT;
+		copied += n;
+		if (peek) {
+			peek_off += n;
+			continue;
+		}
+
+		spin_lock_bh(&conn->lock);
+		rb->off += n;
+		conn->rx_bytes -= n;
+		if (rb->off == rb->len) {
+			list_del_init(&rb->node);
+			if (!conn->dying && conn->qp &&
+			    !san_rdma_post_recv(conn, rb))
+				conn->to_return++;
+			san_rdma_tx_control(conn);
+		}
+		spin_unlock_bh(&conn->lock);
+	}
+	return copied ? copied : -EAGAIN;
+}
+
+u32 san_rdma_rx_queued(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	return conn ? READ_ONCE(conn->rx_bytes) : 0;
+}
+
+u32 san_rdma_tx_queued(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	return conn ? READ_ONCE(conn->tx_bytes) : 0;
+}
+
+bool san_rdma_tx_ready(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	return conn && READ_ONCE(conn->credits) >= 2 &&
+	       READ_ONCE(conn->tx_free_count) >= 2;
+}
+
+void san_rdma_shutdown_tx(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	spin_lock_bh(&conn->lock);
+	if (!conn->fin_sent && !conn->fin_pending) {
+		conn->fin_pending = true;
+		san_rdma_tx_control(conn);
+	}
+	spin_unlock_bh(&conn->lock);
+}
+
+bool san_rdma_tx_done(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	return !conn || (READ_ONCE(conn->fin_acked) &&
+			 !READ_ONCE(conn->tx_bytes));
+}

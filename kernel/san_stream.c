@@ -1,0 +1,799 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The switch: the AF_SAN stream socket calls.  This is the only place that
+ * blocks: each call asks the provider to make progress without waiting,
+ * and sleeps on the socket's wait queue (sk_wait_event()) until a provider
+ * event (san_established(), san_conn_error(), san_peer_fin(),
+ * san_wake_rx(), san_wake_tx()) wakes it, a timeout runs out, or a signal
+ * arrives.
+ *
+ * Connection states reuse TCP's constants so that tools understand them;
+ * docs/design.md has the diagram.  Every change goes through
+ * san_set_state() under ssk->state_lock.
+ */
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <asm/ioctls.h>
+#include <linux/sockios.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
+#include <uapi/linux/san.h>
+
+#include "san.h"
+
+/* Allowed transitions: bit N of san_next[old] allows state N. */
+static const u32 san_next[TCP_MAX_STATES] = {
+	[TCP_CLOSE] = TCPF_LISTEN | TCPF_SYN_SENT | TCPF_SYN_RECV,
+	[TCP_LISTEN] = TCPF_CLOSE,
+	[TCP_SYN_SENT] = TCPF_ESTABLISHED | TCPF_CLOSE,
+	[TCP_SYN_RECV] = TCPF_ESTABLISHED | TCPF_CLOSE,
+	[TCP_ESTABLISHED] = TCPF_CLOSE,
+};
+
+/**
+ * san_set_state - move a socket to another connection state
+ * @ssk: the socket
+ * @state: the TCP_* state to enter
+ *
+ * Context: any; takes ssk->state_lock.
+ * Return: true if the transition is allowed and was made.
+ */
+bool san_set_state(struct san_sock *ssk, int state)
+{
+	struct sock *sk = &ssk->sk;
+	bool ok;
+
+	spin_lock_bh(&ssk->state_lock);
+	ok = san_next[sk->sk_state] & (1 << state);
+	if (ok)
+		sk->sk_state = state;
+	spin_unlock_bh(&ssk->state_lock);
+	return ok;
+}
+
+static void san_accept_enqueue(struct san_sock *child)
+{
+	struct san_sock *lsk;
+	bool queued = false;
+
+	lsk = child->parent;
+	spin_lock_bh(&lsk->state_lock);
+	if (lsk->sk.sk_state == TCP_LISTEN) {
+		list_add_tail(&child->accept_node, &lsk->accept_q);
+		sk_acceptq_added(&lsk->sk);
+		queued = true;
+	}
+	spin_unlock_bh(&lsk->state_lock);
+	if (queued)
+		lsk->sk.sk_data_ready(&lsk->sk);
+	else
+		san_child_drop(child);
+}
+
+/**
+ * san_established - the provider's connection is up
+ * @ssk: the connecting socket, or a listener's child
+ *
+ * Context: process context (provider event handler).
+ */
+void san_established(struct san_sock *ssk)
+{
+	struct sock *sk = &ssk->sk;
+
+	if (!san_set_state(ssk, TCP_ESTABLISHED))
+		return;
+	if (ssk->parent) {
+		san_accept_enqueue(ssk);
+		return;
+	}
+	sk->sk_state_change(sk);
+}
+
+/**
+ * san_conn_error - the provider's connection ended
+ * @ssk: the socket
+ * @err: positive errno to report (ECONNREFUSED, ECONNRESET...), or 0 for
+ *	a graceful end after the peer's FIN
+ *
+ * Context: any.
+ */
+void san_conn_error(struct san_sock *ssk, int err)
+{
+	struct sock *sk = &ssk->sk;
+
+	if (sk->sk_state == TCP_CLOSE && !err)
+		return;
+	if (err && !READ_ONCE(sk->sk_err))
+		WRITE_ONCE(sk->sk_err, err);
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	san_set_state(ssk, TCP_CLOSE);
+	if (err)
+		sk_error_report(sk);
+	sk->sk_state_change(sk);
+}
+
+/**
+ * san_peer_fin - the peer ended its stream; read returns EOF after the data
+ * @ssk: the socket
+ *
+ * Context: any.
+ */
+void san_peer_fin(struct san_sock *ssk)
+{
+	struct sock *sk = &ssk->sk;
+
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | RCV_SHUTDOWN);
+	sk->sk_state_change(sk);
+	sk->sk_data_ready(sk);
+}
+
+/**
+ * san_wake_rx - data arrived
+ * @ssk: the socket
+ *
+ * Context: any.
+ */
+void san_wake_rx(struct san_sock *ssk)
+{
+	ssk->sk.sk_data_ready(&ssk->sk);
+}
+
+/**
+ * san_wake_tx - room to send appeared
+ * @ssk: the socket
+ *
+ * Context: any.
+ */
+void san_wake_tx(struct san_sock *ssk)
+{
+	ssk->sk.sk_write_space(&ssk->sk);
+}
+
+/**
+ * san_addr_from_user - check a user's address as TCP does
+ * @uaddr: the address
+ * @len: its length
+ * @out: where to put it, as AF_INET or AF_INET6
+ *
+ * AF_SAN in the family field is taken as AF_INET6 when the length fits a
+ * sockaddr_in6, else as AF_INET.
+ *
+ * Return: 0, -EINVAL for a bad length, -EAFNOSUPPORT for another family.
+ */
+int san_addr_from_user(struct sockaddr *uaddr, int len,
+		       struct sockaddr_storage *out)
+{
+	int family;
+
+	if (len < (int)sizeof(uaddr->sa_family))
+		return -EINVAL;
+	family = uaddr->sa_family;
+	if (family == san_family)
+		family = len >= (int)sizeof(struct sockaddr_in6) ?
+			 AF_INET6 : AF_INET;
+	memset(out, 0, sizeof(*out));
+	switch (family) {
+	case AF_INET:
+		if (len < (int)sizeof(struct sockaddr_in))
+			return -EINVAL;
+		memcpy(out, uaddr, sizeof(struct sockaddr_in));
+		break;
+	case AF_INET6:
+		if (len < SIN6_LEN_RFC2133)
+			return -EINVAL;
+		memcpy(out, uaddr, min_t(int, len,
+					 sizeof(struct sockaddr_in6)));
+		break;
+	default:
+		return -EAFNOSUPPORT;
+	}
+	out->ss_family = family;
+	return 0;
+}
+
+static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	struct sockaddr_storage addr;
+	int err;
+
+	err = san_addr_from_user(uaddr, len, &addr);
+	if (err)
+		return err;
+	lock_sock(sk);
+	err = -EINVAL;
+	if (ssk->bound || sk->sk_state != TCP_CLOSE || ssk->conn)
+		goto out;
+	ssk->prov = san_provider_default();
+	ssk->local = addr;
+	err = ssk->prov->bind(ssk);
+	if (!err)
+		ssk->bound = true;
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int san_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	int err;
+
+	lock_sock(sk);
+	err = -EINVAL;
+	if (sock->state != SS_UNCONNECTED)
+		goto out;
+	if (sk->sk_state == TCP_LISTEN) {
+		WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+		err = 0;
+		goto out;
+	}
+	if (sk->sk_state != TCP_CLOSE)
+		goto out;
+	if (!ssk->bound) {
+		/* As TCP: listen() on an unbound socket takes any port. */
+		struct sockaddr_in any = { .sin_family = AF_INET };
+
+		ssk->prov = san_provider_default();
+		memcpy(&ssk->local, &any, sizeof(any));
+		err = ssk->prov->bind(ssk);
+		if (err)
+			goto out;
+		ssk->bound = true;
+	}
+	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+	err = ssk->prov->listen(ssk, backlog);
+	if (!err && !san_set_state(ssk, TCP_LISTEN))
+		err = -EINVAL;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* Hand a failed connection back to its provider.  Socket lock held. */
+static void san_conn_put(struct san_sock *ssk)
+{
+	if (ssk->conn)
+		ssk->prov->close(ssk, true);
+}
+
+static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
+		       int flags)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct sockaddr_storage addr;
+	long timeo;
+	int err;
+
+	err = san_addr_from_user(uaddr, len, &addr);
+	if (err)
+		return err;
+
+	lock_sock(sk);
+	switch (sock->state) {
+	case SS_CONNECTED:
+		err = -EISCONN;
+		goto out;
+	case SS_CONNECTING:
+		err = -EALREADY;
+		break;
+	case SS_UNCONNECTED:
+		err = -EISCONN;
+		if (sk->sk_state != TCP_CLOSE)
+			goto out;
+		if (READ_ONCE(sk->sk_err)) {
+			/* A past attempt's error is consumed by a new one. */
+			WRITE_ONCE(sk->sk_err, 0);
+			WRITE_ONCE(sk->sk_shutdown, 0);
+		}
+		ssk->prov = san_provider_default();
+		if (!san_set_state(ssk, TCP_SYN_SENT))
+			goto out;
+		err = ssk->prov->connect(ssk, &addr);
+		if (err) {
+			san_set_state(ssk, TCP_CLOSE);
+			san_conn_put(ssk);
+			goto out;
+		}
+		sock->state = SS_CONNECTING;
+		err = -EINPROGRESS;
+		break;
+	default:
+		err = -EINVAL;
+		goto out;
+	}
+
+	timeo = sock_sndtimeo(sk, flags & O_NONBLOCK);
+	if (sk->sk_state == TCP_SYN_SENT) {
+		/* A non-blocking socket or a timeout: it goes on. */
+		if (!timeo)
+			goto out;
+		add_wait_queue(sk_sleep(sk), &wait);
+		while (sk->sk_state == TCP_SYN_SENT && timeo) {
+			sk_wait_event(sk, &timeo,
+				      sk->sk_state != TCP_SYN_SENT, &wait);
+			if (signal_pending(current))
+				break;
+		}
+		remove_wait_queue(sk_sleep(sk), &wait);
+		if (sk->sk_state == TCP_SYN_SENT) {
+			err = signal_pending(current) ?
+			      sock_intr_errno(timeo) : -EINPROGRESS;
+			goto out;
+		}
+	}
+	if (sk->sk_state == TCP_CLOSE) {
+		err = sock_error(sk) ?: -ECONNABORTED;
+		sock->state = SS_UNCONNECTED;
+		san_conn_put(ssk);
+		goto out;
+	}
+	sock->state = SS_CONNECTED;
+	err = 0;
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int san_accept(struct socket *sock, struct socket *newsock, int flags,
+		      bool kern)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk), *child = NULL;
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	long timeo;
+	int err = 0;
+
+	lock_sock(sk);
+	if (sk->sk_state != TCP_LISTEN) {
+		err = -EINVAL;
+		goto out;
+	}
+	timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	add_wait_queue(sk_sleep(sk), &wait);
+	for (;;) {
+		spin_lock_bh(&ssk->state_lock);
+		if (!list_empty(&ssk->accept_q)) {
+			child = list_first_entry(&ssk->accept_q,
+						 struct san_sock, accept_node);
+			list_del_init(&child->accept_node);
+			sk_acceptq_removed(sk);
+		}
+		spin_unlock_bh(&ssk->state_lock);
+		if (child)
+			break;
+		if (sk->sk_state != TCP_LISTEN) {
+			err = -EINVAL;
+			break;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			break;
+		}
+		sk_wait_event(sk, &timeo, !list_empty(&ssk->accept_q) ||
+			      sk->sk_state != TCP_LISTEN, &wait);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	if (!child)
+		goto out;
+
+	/* The child's reference on its listener ends here. */
+	child->parent = NULL;
+	sock_put(sk);
+	lock_sock(&child->sk);
+	sock_graft(&child->sk, newsock);
+	newsock->state = SS_CONNECTED;
+	release_sock(&child->sk);
+out:
+	release_sock(sk);
+	return err;
+}
+
+static int san_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	struct sockaddr_storage addr;
+	int len;
+
+	lock_sock(sk);
+	if (peer) {
+		len = -ENOTCONN;
+		if (sock->state == SS_CONNECTED &&
+		    (sk->sk_state == TCP_ESTABLISHED ||
+		     (sk->sk_state == TCP_CLOSE && !sk->sk_err)) && ssk->conn)
+			len = ssk->prov->getname(ssk, &addr, true);
+	} else if (ssk->conn) {
+		len = ssk->prov->getname(ssk, &addr, false);
+	} else {
+		/* Unbound: the IPv4 wildcard, as TCP answers. */
+		struct sockaddr_in any = { .sin_family = AF_INET };
+
+		memset(&addr, 0, sizeof(addr));
+		memcpy(&addr, &any, sizeof(any));
+		len = sizeof(any);
+	}
+	release_sock(sk);
+	if (len > 0)
+		memcpy(uaddr, &addr, len);
+	return len;
+}
+
+static __poll_t san_poll(struct file *file, struct socket *sock,
+			 poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	__poll_t mask = 0;
+	int state, shutdown;
+
+	sock_poll_wait(file, sock, wait);
+	state = READ_ONCE(sk->sk_state);
+	if (state == TCP_LISTEN)
+		return READ_ONCE(sk->sk_ack_backlog) ? EPOLLIN | EPOLLRDNORM : 0;
+
+	shutdown = READ_ONCE(sk->sk_shutdown);
+	if (READ_ONCE(sk->sk_err))
+		mask |= EPOLLERR;
+	if (shutdown == SHUTDOWN_MASK || state == TCP_CLOSE)
+		mask |= EPOLLHUP;
+	if (shutdown & RCV_SHUTDOWN)
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV)
+		return mask;
+	if (ssk->conn && ssk->prov->rx_queued(ssk))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (!(shutdown & SEND_SHUTDOWN)) {
+		if (state != TCP_ESTABLISHED)
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		else if (ssk->conn && ssk->prov->tx_ready(ssk))
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		else
+			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+	}
+	return mask;
+}
+
+static int san_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	int answ;
+
+	switch (cmd) {
+	case SIOCINQ:
+		if (sk->sk_state == TCP_LISTEN)
+			return -EINVAL;
+		lock_sock(sk);
+		answ = ssk->conn ? ssk->prov->rx_queued(ssk) : 0;
+		release_sock(sk);
+		break;
+	case SIOCOUTQ:
+	case SIOCOUTQNSD:
+		if (sk->sk_state == TCP_LISTEN)
+			return -EINVAL;
+		lock_sock(sk);
+		answ = ssk->conn ? ssk->prov->tx_queued(ssk) : 0;
+		release_sock(sk);
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+	return put_user(answ, (int __user *)arg);
+}
+
+static int san_shutdown(struct socket *sock, int how)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	int err = 0;
+
+	/* SHUT_RD 0, SHUT_WR 1, SHUT_RDWR 2 become the SHUTDOWN bits. */
+	how++;
+	if ((how & ~SHUTDOWN_MASK) || !how)
+		return -EINVAL;
+
+	lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN) {
+		/* As TCP: shutdown() of a listener stops it. */
+		if (how & RCV_SHUTDOWN) {
+			san_set_state(ssk, TCP_CLOSE);
+			san_listener_flush(ssk);
+			sk->sk_state_change(sk);
+		}
+		goto out;
+	}
+	if (sock->state != SS_CONNECTED || sk->sk_state != TCP_ESTABLISHED) {
+		if (sk->sk_state != TCP_CLOSE || sock->state != SS_CONNECTED) {
+			err = -ENOTCONN;
+			goto out;
+		}
+	}
+	if ((how & SEND_SHUTDOWN) && !(sk->sk_shutdown & SEND_SHUTDOWN) &&
+	    ssk->conn && sk->sk_state == TCP_ESTABLISHED)
+		ssk->prov->shutdown_tx(ssk);
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | how);
+	sk->sk_state_change(sk);
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* Wait until the connection can take data; socket lock held. */
+static int san_wait_tx(struct san_sock *ssk, long *timeo)
+{
+	struct sock *sk = &ssk->sk;
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+	sk_wait_event(sk, timeo,
+		      READ_ONCE(sk->sk_err) ||
+		      (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
+		      READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
+		      (ssk->conn && ssk->prov->tx_ready(ssk)), &wait);
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return 0;
+}
+
+static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	int flags = msg->msg_flags;
+	size_t copied = 0;
+	long timeo;
+	int err = 0;
+
+	if (flags & MSG_OOB)
+		return -EOPNOTSUPP;
+
+	lock_sock(sk);
+	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	while (copied < len || !len) {
+		int n;
+
+		if (READ_ONCE(sk->sk_err)) {
+			err = sock_error(sk);
+			break;
+		}
+		if ((sk->sk_shutdown & SEND_SHUTDOWN) ||
+		    (sk->sk_state != TCP_ESTABLISHED &&
+		     sk->sk_state != TCP_SYN_SENT)) {
+			err = -EPIPE;
+			break;
+		}
+		if (sk->sk_state == TCP_ESTABLISHED && ssk->conn) {
+			if (!len)
+				break;
+			n = ssk->prov->sendmsg(ssk, msg, len - copied);
+			if (n > 0) {
+				copied += n;
+				continue;
+			}
+			if (n != -EAGAIN) {
+				err = n;
+				break;
+			}
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			break;
+		}
+		san_wait_tx(ssk, &timeo);
+	}
+	if (copied) {
+		err = copied;
+	} else if (err == -EPIPE) {
+		err = sk_stream_error(sk, flags, err);
+	}
+	release_sock(sk);
+	return err;
+}
+
+static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
+		       int flags)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk = san_sk(sk);
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	size_t copied = 0;
+	long timeo;
+	int target, err = 0;
+
+	if (flags & MSG_OOB)
+		return -EINVAL;
+	if (flags & MSG_ERRQUEUE)
+		return -EAGAIN;
+
+	lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
+	while (copied < len) {
+		int n = -EAGAIN;
+
+		if (ssk->conn && !(sk->sk_shutdown & RCV_SHUTDOWN &&
+				   sock->state != SS_CONNECTED))
+			n = ssk->prov->recvmsg(ssk, msg, len - copied, flags);
+		if (n > 0) {
+			copied += n;
+			if (copied >= target || (flags & MSG_PEEK))
+				break;
+			continue;
+		}
+		if (n != -EAGAIN) {
+			err = n;
+			break;
+		}
+		if (copied >= target && copied)
+			break;
+		if (READ_ONCE(sk->sk_err)) {
+			if (!copied)
+				err = sock_error(sk);
+			break;
+		}
+		if (sk->sk_shutdown & RCV_SHUTDOWN)
+			break;
+		if (sk->sk_state == TCP_CLOSE) {
+			if (sock->state != SS_CONNECTED)
+				err = -ENOTCONN;
+			break;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			break;
+		}
+		add_wait_queue(sk_sleep(sk), &wait);
+		sk_wait_event(sk, &timeo,
+			      READ_ONCE(sk->sk_err) ||
+			      (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+			      READ_ONCE(sk->sk_state) == TCP_CLOSE ||
+			      (ssk->conn && ssk->prov->rx_queued(ssk)),
+			      &wait);
+		remove_wait_queue(sk_sleep(sk), &wait);
+	}
+	if (copied)
+		err = copied;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/**
+ * san_listener_flush - drop the children no accept() took
+ * @lsk: a listener that left TCP_LISTEN
+ *
+ * Context: process context, socket lock held.
+ */
+void san_listener_flush(struct san_sock *lsk)
+{
+	struct san_sock *child;
+
+	for (;;) {
+		child = NULL;
+		spin_lock_bh(&lsk->state_lock);
+		if (!list_empty(&lsk->accept_q)) {
+			child = list_first_entry(&lsk->accept_q,
+						 struct san_sock, accept_node);
+			list_del_init(&child->accept_node);
+			sk_acceptq_removed(&lsk->sk);
+		}
+		spin_unlock_bh(&lsk->state_lock);
+		if (!child)
+			break;
+		san_child_drop(child);
+	}
+}
+
+/* Linger: wait for the FIN to be delivered.  Socket lock held. */
+static bool san_linger(struct san_sock *ssk)
+{
+	struct sock *sk = &ssk->sk;
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	long timeo = sk->sk_lingertime;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	while (timeo && !signal_pending(current) &&
+	       !ssk->prov->tx_done(ssk) && sk->sk_state == TCP_ESTABLISHED)
+		sk_wait_event(sk, &timeo, ssk->prov->tx_done(ssk) ||
+			      READ_ONCE(sk->sk_state) != TCP_ESTABLISHED,
+			      &wait);
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return ssk->prov->tx_done(ssk);
+}
+
+/**
+ * san_stream_release - close(): the socket goes, its connection ends
+ * @sock: the socket
+ *
+ * As TCP: unread data or SO_LINGER with a zero timeout make the close
+ * abortive (the peer sees a reset); otherwise the data already sent is
+ * delivered and followed by the end of stream, in the background, or
+ * before close() returns with SO_LINGER.
+ *
+ * Return: 0.
+ */
+int san_stream_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct san_sock *ssk;
+	bool abort = true;
+
+	if (!sk)
+		return 0;
+	ssk = san_sk(sk);
+
+	lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN) {
+		san_set_state(ssk, TCP_CLOSE);
+		san_listener_flush(ssk);
+	} else if (sk->sk_state == TCP_ESTABLISHED && ssk->conn) {
+		abort = ssk->prov->rx_queued(ssk) ||
+			(sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime);
+		if (!abort) {
+			ssk->prov->shutdown_tx(ssk);
+			if (sock_flag(sk, SOCK_LINGER))
+				abort = !san_linger(ssk);
+		}
+	} else if (sk->sk_state == TCP_CLOSE && !sk->sk_err) {
+		/* Ended gracefully: nothing left to abort. */
+		abort = false;
+	}
+	sock_orphan(sk);
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	release_sock(sk);
+
+	if (ssk->conn)
+		ssk->prov->close(ssk, abort);
+
+	sock->sk = NULL;
+	sock_put(sk);
+	return 0;
+}
+
+/*
+ * .family holds the default number even when the module is loaded with
+ * family=N: the kernel reads proto_ops.family only to tell AF_UNIX sockets
+ * apart (scm.c).  The number in use lives in sk->sk_family.
+ */
+const struct proto_ops san_stream_ops = {
+	.family = AF_SAN,
+	.owner = THIS_MODULE,
+	.release = san_stream_release,
+	.bind = san_bind,
+	.connect = san_connect,
+	.socketpair = sock_no_socketpair,
+	.accept = san_accept,
+	.getname = san_getname,
+	.poll = san_poll,
+	.ioctl = san_ioctl,
+	.listen = san_listen,
+	.shutdown = san_shutdown,
+	.setsockopt = sock_common_setsockopt,
+	.getsockopt = sock_common_getsockopt,
+	.sendmsg = san_sendmsg,
+	.recvmsg = san_recvmsg,
+	.mmap = sock_no_mmap,
+	.sendpage = sock_no_sendpage,
+};

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The AF_SAN wire protocol over an RC queue pair, as docs/wire.md
+ * describes it: a hello in the rdma_cm private data, then messages that are
+ * each one SEND into one of the peer's posted receive buffers, under
+ * credit-based flow control.  All fields are big endian.
+ */
+#ifndef _SAN_WIRE_H
+#define _SAN_WIRE_H
+
+#include <linux/types.h>
+
+#define SAN_WIRE_MAGIC		0x53414e31	/* "SAN1" */
+#define SAN_WIRE_VERSION	1
+
+/**
+ * struct san_hello - connection private data, both directions
+ * @magic: SAN_WIRE_MAGIC
+ * @version: SAN_WIRE_VERSION; a listener rejects any other
+ * @flags: none defined, must be zero
+ * @rbuf_count: receive buffers the sender has posted: the peer's initial
+ *	credits
+ * @rbuf_size: size of each of them, header included
+ */
+struct san_hello {
+	__be32 magic;
+	__be16 version;
+	__be16 flags;
+	__be32 rbuf_count;
+	__be32 rbuf_size;
+};
+
+/* Private data of a reject sent by an AF_SAN listener. */
+struct san_reject {
+	__be32 magic;
+	__be16 version;		/* the version the listener speaks */
+	__be16 reason;		/* SAN_REJ_* */
+};
+
+enum {
+	SAN_REJ_VERSION = 1,	/* unsupported version or bad hello */
+	SAN_REJ_BACKLOG = 2,	/* accept queue full */
+	SAN_REJ_NOMEM = 3,	/* listener out of resources */
+};
+
+enum san_msg_type {
+	SAN_MSG_DATA = 1,	/* payload of @len bytes, 1 <= len */
+	SAN_MSG_CREDIT = 2,	/* credits only, len 0 */
+	SAN_MSG_FIN = 3,	/* end of the sender's stream, len 0 */
+};
+
+/**
+ * struct san_msg_hdr - header of every message
+ * @type: enum san_msg_type
+ * @flags: none defined, must be zero
+ * @credits: receive buffers the sender reposted since its last message:
+ *	credits returned to the receiver of this message
+ * @len: payload bytes following the header
+ */
+struct san_msg_hdr {
+	u8 type;
+	u8 flags;
+	__be16 credits;
+	__be32 len;
+};
+
+#endif /* _SAN_WIRE_H */
