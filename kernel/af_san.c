@@ -143,9 +143,13 @@ static int __init af_san_init(void)
 	if (err)
 		return err;
 
-	err = san_providers_init();
+	err = san_stats_init();
 	if (err)
 		goto unregister_proto;
+
+	err = san_providers_init();
+	if (err)
+		goto exit_stats;
 
 	err = sock_register(&san_family_ops);
 	if (err) {
@@ -160,6 +164,8 @@ static int __init af_san_init(void)
 
 exit_providers:
 	san_providers_exit();
+exit_stats:
+	san_stats_exit();
 unregister_proto:
 	proto_unregister(&san_proto);
 	return err;
@@ -169,6 +175,7 @@ static void __exit af_san_exit(void)
 {
 	sock_unregister(san_family);
 	san_providers_exit();
+	san_stats_exit();
 	proto_unregister(&san_proto);
 }
 

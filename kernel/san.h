@@ -47,6 +47,24 @@ static inline struct san_sock *san_sk(const struct sock *sk)
 
 extern int san_family;
 
+/**
+ * struct san_stats - what AF_SAN holds right now, module-wide
+ * @conns: provider connections (including listeners)
+ * @qps: queue pairs; @cqs: completion queues; @pds: protection domains
+ * @bufs: DMA-mapped kernel buffers
+ */
+struct san_stats {
+	atomic_t conns;
+	atomic_t qps;
+	atomic_t cqs;
+	atomic_t pds;
+	atomic_t bufs;
+};
+
+extern struct san_stats san_stats;
+int san_stats_init(void);
+void san_stats_exit(void);
+
 /* af_san.c: socket life cycle. */
 struct san_sock *san_child_alloc(struct san_sock *listener);
 void san_child_drop(struct san_sock *child);

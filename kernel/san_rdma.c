@@ -81,6 +81,37 @@ static struct ib_client san_rdma_client = {
 	.remove = san_rdma_remove_one,
 };
 
+/* QP, CQ, buffers and PD, in that order; the QP is drained or unused. */
+static void san_rdma_free_ib(struct san_rconn *conn)
+{
+	if (conn->id && conn->id->qp) {
+		rdma_destroy_qp(conn->id);
+		atomic_dec(&san_stats.qps);
+	}
+	conn->qp = NULL;
+	if (conn->cq) {
+		ib_free_cq(conn->cq);
+		atomic_dec(&san_stats.cqs);
+		conn->cq = NULL;
+	}
+	san_rdma_buffers_free(conn);
+	if (conn->pd) {
+		ib_dealloc_pd(conn->pd);
+		atomic_dec(&san_stats.pds);
+		conn->pd = NULL;
+	}
+}
+
+/* Free a connection struct and drop its socket reference. */
+static void san_rconn_free(struct san_rconn *conn)
+{
+	struct san_sock *ssk = conn->ssk;
+
+	kfree(conn);
+	atomic_dec(&san_stats.conns);
+	sock_put(&ssk->sk);
+}
+
 static void san_rdma_abort_work(struct work_struct *work)
 {
 	struct san_rconn *conn = container_of(work, struct san_rconn,
@@ -95,8 +126,6 @@ static void san_rdma_abort_work(struct work_struct *work)
 /* Free everything; process context, no socket lock, not from cm events. */
 static void san_rdma_teardown(struct san_rconn *conn)
 {
-	struct san_sock *ssk = conn->ssk;
-
 	mutex_lock(&conn->cm_mutex);
 	spin_lock_bh(&conn->lock);
 	conn->dying = true;
@@ -106,20 +135,13 @@ static void san_rdma_teardown(struct san_rconn *conn)
 	cancel_work_sync(&conn->abort_work);
 	if (conn->id)
 		rdma_disconnect(conn->id);
-	if (conn->qp) {
+	if (conn->qp)
 		ib_drain_qp(conn->qp);
-		rdma_destroy_qp(conn->id);
-	}
-	if (conn->cq)
-		ib_free_cq(conn->cq);
-	san_rdma_buffers_free(conn);
-	if (conn->pd)
-		ib_dealloc_pd(conn->pd);
+	san_rdma_free_ib(conn);
 	/* Last: the device stays while the id exists. */
 	if (conn->id)
 		rdma_destroy_id(conn->id);
-	kfree(conn);
-	sock_put(&ssk->sk);
+	san_rconn_free(conn);
 }
 
 static void san_rdma_teardown_work(struct work_struct *work)
@@ -163,6 +185,7 @@ static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 	INIT_WORK(&conn->abort_work, san_rdma_abort_work);
 	INIT_WORK(&conn->teardown_work, san_rdma_teardown_work);
 	sock_hold(&ssk->sk);
+	atomic_inc(&san_stats.conns);
 	return conn;
 }
 
@@ -180,8 +203,7 @@ static int san_rdma_conn_get(struct san_sock *ssk)
 	id = rdma_create_id(sock_net(&ssk->sk), san_rdma_cm_handler, conn,
 			    RDMA_PS_TCP, IB_QPT_RC);
 	if (IS_ERR(id)) {
-		kfree(conn);
-		sock_put(&ssk->sk);
+		san_rconn_free(conn);
 		return PTR_ERR(id);
 	}
 	conn->id = id;
@@ -211,6 +233,7 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 		conn->pd = NULL;
 		return err;
 	}
+	atomic_inc(&san_stats.pds);
 	/* +1 each for the drain work requests of ib_drain_qp(). */
 	conn->cq = ib_alloc_cq(dev, conn,
 			       conn->rbuf_count + conn->tbuf_count + 2, 0,
@@ -220,6 +243,7 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 		conn->cq = NULL;
 		return err;
 	}
+	atomic_inc(&san_stats.cqs);
 	attr.qp_context = conn;
 	attr.send_cq = conn->cq;
 	attr.recv_cq = conn->cq;
@@ -232,6 +256,7 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	err = rdma_create_qp(conn->id, conn->pd, &attr);
 	if (err)
 		return err;
+	atomic_inc(&san_stats.qps);
 	err = san_rdma_buffers_alloc(conn);
 	if (err)
 		goto destroy_qp;
@@ -246,6 +271,7 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 
 destroy_qp:
 	rdma_destroy_qp(conn->id);
+	atomic_dec(&san_stats.qps);
 	return err;
 }
 
@@ -296,19 +322,10 @@ static void san_rdma_conn_param(struct san_rconn *conn,
 /* Undo a child connection whose id rdma_cm destroys on our return. */
 static void san_rdma_child_undo(struct san_rconn *conn, struct san_sock *child)
 {
-	struct rdma_cm_id *id = conn->id;
-
 	child->conn = NULL;
-	if (id && id->qp)
-		rdma_destroy_qp(id);
-	conn->qp = NULL;
-	if (conn->cq)
-		ib_free_cq(conn->cq);
-	san_rdma_buffers_free(conn);
-	if (conn->pd)
-		ib_dealloc_pd(conn->pd);
-	kfree(conn);
-	sock_put(&child->sk);
+	san_rdma_free_ib(conn);
+	conn->id = NULL;
+	san_rconn_free(conn);
 	san_child_drop(child);
 }
 

@@ -52,6 +52,7 @@ int san_rdma_buffers_alloc(struct san_rconn *conn)
 			rb->data = NULL;
 			return -ENOMEM;
 		}
+		atomic_inc(&san_stats.bufs);
 	}
 	for (i = 0; i < conn->tbuf_count; i++) {
 		struct san_tbuf *tb = &conn->tbufs[i];
@@ -68,6 +69,7 @@ int san_rdma_buffers_alloc(struct san_rconn *conn)
 			tb->data = NULL;
 			return -ENOMEM;
 		}
+		atomic_inc(&san_stats.bufs);
 		list_add_tail(&tb->node, &conn->tx_free);
 		conn->tx_free_count++;
 	}
@@ -89,6 +91,7 @@ void san_rdma_buffers_free(struct san_rconn *conn)
 			ib_dma_unmap_single(dev, rb->dma, SAN_BUF_SIZE,
 					    DMA_FROM_DEVICE);
 			kfree(rb->data);
+			atomic_dec(&san_stats.bufs);
 		}
 		kfree(conn->rbufs);
 		conn->rbufs = NULL;
@@ -102,6 +105,7 @@ void san_rdma_buffers_free(struct san_rconn *conn)
 			ib_dma_unmap_single(dev, tb->dma, SAN_BUF_SIZE,
 					    DMA_TO_DEVICE);
 			kfree(tb->data);
+			atomic_dec(&san_stats.bufs);
 		}
 		kfree(conn->tbufs);
 		conn->tbufs = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/san.h>
 
 /*
@@ -60,6 +61,46 @@ static inline long san_sockets_in_use(void)
 	}
 	fclose(f);
 	return -1;
+}
+
+/* One counter of /proc/net/af_san ("conns", "qps", ...), -1 if absent. */
+static inline long san_stat(const char *name)
+{
+	char key[64];
+	long val, found = -1;
+	FILE *f = fopen("/proc/net/af_san", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			found = val;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Connections end in the background (a graceful close delivers its data
+ * first): wait up to @secs for every counter to be back at zero.  Returns
+ * the name of a counter still above zero, or NULL.
+ */
+static inline const char *san_wait_idle(int secs)
+{
+	static const char *const names[] = { "conns", "qps", "cqs", "pds",
+					     "bufs" };
+	const char *busy = NULL;
+	int i, t;
+
+	for (t = 0; t < secs * 10; t++) {
+		busy = NULL;
+		for (i = 0; i < 5; i++)
+			if (san_stat(names[i]) != 0)
+				busy = names[i];
+		if (!busy)
+			return NULL;
+		usleep(100000);
+	}
+	return busy;
 }
 
 #endif /* _SAN_UTIL_H */
