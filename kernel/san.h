@@ -32,7 +32,7 @@ struct san_sock {
 	struct sock sk;
 	const struct san_provider *prov;
 	void *conn;
-	spinlock_t state_lock;
+	spinlock_t state_lock;	/* see above */
 	struct list_head accept_q;
 	struct list_head accept_node;
 	struct san_sock *parent;

@@ -393,8 +393,9 @@ reject:
 	return -ECONNREFUSED;
 }
 
-static int san_rdma_reject_errno(struct rdma_cm_id *id,
-				 struct rdma_cm_event *ev)
+/* Say why an AF_SAN listener refused us, when it says. */
+static void san_rdma_log_reject(struct rdma_cm_id *id,
+				struct rdma_cm_event *ev)
 {
 	const struct san_reject *rej;
 	u8 len = 0;
@@ -406,7 +407,6 @@ static int san_rdma_reject_errno(struct rdma_cm_id *id,
 	    be16_to_cpu(rej->reason) == SAN_REJ_VERSION)
 		pr_info_ratelimited("af_san: peer refused our protocol version %u (it speaks %u)\n",
 				    SAN_WIRE_VERSION, be16_to_cpu(rej->version));
-	return ECONNREFUSED;
 }
 
 /* Connection events of a connecting or connected id. */
@@ -450,7 +450,8 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		san_wake_tx(ssk);
 		break;
 	case RDMA_CM_EVENT_REJECTED:
-		err = san_rdma_reject_errno(conn->id, ev);
+		san_rdma_log_reject(conn->id, ev);
+		err = ECONNREFUSED;
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:

@@ -96,8 +96,8 @@ struct san_rconn {
 	struct ib_pd *pd;
 	struct ib_cq *cq;
 	struct ib_qp *qp;
-	struct mutex cm_mutex;
-	spinlock_t lock;
+	struct mutex cm_mutex;	/* see above */
+	spinlock_t lock;	/* see above */
 	bool dying;
 	bool owner_gone;
 	bool teardown_queued;

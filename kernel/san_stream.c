@@ -595,11 +595,10 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		}
 		san_wait_tx(ssk, &timeo);
 	}
-	if (copied) {
+	if (copied)
 		err = copied;
-	} else if (err == -EPIPE) {
+	else if (err == -EPIPE)
 		err = sk_stream_error(sk, flags, err);
-	}
 	release_sock(sk);
 	return err;
 }
