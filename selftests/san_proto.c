@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_SAN against a foreign peer (SPEC.md section 5): a user-space rdma_cm
+ * program that speaks the wire protocol of docs/wire.md badly.  A peer
+ * with another protocol version is refused with a clear error, and a peer
+ * that sends a bad message loses its own connection (a reset) while other
+ * connections carry on.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <rdma/rdma_cma.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "san_util.h"
+
+/* docs/wire.md */
+
+struct wire_hello {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t flags;
+	uint32_t rbuf_count;
+	uint32_t rbuf_size;
+} __attribute__((packed));
+
+struct wire_reject {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t reason;
+} __attribute__((packed));
+
+struct wire_hdr {
+	uint8_t type, flags;
+	uint16_t credits;
+	uint32_t len;
+} __attribute__((packed));
+
+static void make_hello(struct wire_hello *h, int version)
+{
+	h->magic = htonl(0x53414e31);
+	h->version = htons(version);
+	h->flags = 0;
+	h->rbuf_count = htonl(8);
+	h->rbuf_size = htonl(16384);
+}
+
+static struct rdma_cm_event *wait_event(struct rdma_event_channel *ch,
+					enum rdma_cm_event_type want)
+{
+	struct rdma_cm_event *ev;
+
+	if (rdma_get_cm_event(ch, &ev))
+		return NULL;
+	if (ev->event != want) {
+		fprintf(stderr, "peer: got %s, wanted %s (status %d)\n",
+			rdma_event_str(ev->event), rdma_event_str(want),
+			ev->status);
+		rdma_ack_cm_event(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+/*
+ * A listener that accepts one connection with @version in its hello and,
+ * when @garbage, sends a message with an unknown type once connected.
+ * Writes its port to @portfd.  Runs in a child; exit status 0 on success.
+ */
+static int foreign_listener(const char *addr, int version, int garbage,
+			    int portfd)
+{
+	struct rdma_event_channel *ch = rdma_create_event_channel();
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	struct rdma_conn_param param = {};
+	struct ibv_qp_init_attr qa = {};
+	struct rdma_cm_event *ev;
+	struct rdma_cm_id *lid, *id;
+	struct wire_hello h;
+	static char buf[8][16384];
+	struct ibv_mr *mr;
+	struct ibv_pd *pd;
+	struct ibv_sge sge;
+	struct ibv_send_wr swr = {}, *bad;
+	struct ibv_recv_wr rwr = {}, *rbad;
+	struct ibv_wc wc;
+	uint16_t port;
+	int i;
+
+	if (!ch || rdma_create_id(ch, &lid, NULL, RDMA_PS_TCP))
+		return 1;
+	inet_pton(AF_INET, addr, &in.sin_addr);
+	if (rdma_bind_addr(lid, (struct sockaddr *)&in) || rdma_listen(lid, 1))
+		return 2;
+	port = ntohs(rdma_get_src_port(lid));
+	if (write(portfd, &port, sizeof(port)) != sizeof(port))
+		return 3;
+	ev = wait_event(ch, RDMA_CM_EVENT_CONNECT_REQUEST);
+	if (!ev)
+		return 4;
+	id = ev->id;
+	rdma_ack_cm_event(ev);
+
+	pd = ibv_alloc_pd(id->verbs);
+	mr = pd ? ibv_reg_mr(pd, buf, sizeof(buf), IBV_ACCESS_LOCAL_WRITE) :
+		  NULL;
+	if (!mr)
+		return 5;
+	qa.cap.max_send_wr = 8;
+	qa.cap.max_recv_wr = 8;
+	qa.cap.max_send_sge = 1;
+	qa.cap.max_recv_sge = 1;
+	qa.qp_type = IBV_QPT_RC;
+	qa.sq_sig_all = 1;
+	if (rdma_create_qp(id, pd, &qa))
+		return 6;
+	for (i = 0; i < 8; i++) {
+		sge.addr = (uintptr_t)buf[i];
+		sge.length = sizeof(buf[i]);
+		sge.lkey = mr->lkey;
+		rwr.sg_list = &sge;
+		rwr.num_sge = 1;
+		if (ibv_post_recv(id->qp, &rwr, &rbad))
+			return 7;
+	}
+	make_hello(&h, version);
+	param.private_data = &h;
+	param.private_data_len = sizeof(h);
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_accept(id, &param))
+		return 8;
+	if (version != 1) {
+		/* The AF_SAN side drops us once it reads our hello. */
+		for (i = 0; i < 2; i++) {
+			if (rdma_get_cm_event(ch, &ev))
+				return 9;
+			enum rdma_cm_event_type t = ev->event;
+
+			rdma_ack_cm_event(ev);
+			if (t == RDMA_CM_EVENT_DISCONNECTED)
+				return 0;
+		}
+		return 9;
+	}
+	ev = wait_event(ch, RDMA_CM_EVENT_ESTABLISHED);
+	if (!ev)
+		return 9;
+	rdma_ack_cm_event(ev);
+	if (garbage) {
+		struct wire_hdr *hdr = (struct wire_hdr *)buf[7];
+
+		hdr->type = 99;
+		hdr->flags = 0;
+		hdr->credits = 0;
+		hdr->len = htonl(0);
+		sge.addr = (uintptr_t)hdr;
+		sge.length = sizeof(*hdr);
+		swr.sg_list = &sge;
+		swr.num_sge = 1;
+		swr.opcode = IBV_WR_SEND;
+		if (ibv_post_send(id->qp, &swr, &bad))
+			return 10;
+		while (ibv_poll_cq(id->send_cq, 1, &wc) == 0)
+			usleep(1000);
+	}
+	/* The AF_SAN side resets us: disconnected. */
+	ev = wait_event(ch, RDMA_CM_EVENT_DISCONNECTED);
+	if (!ev)
+		return 11;
+	rdma_ack_cm_event(ev);
+	rdma_destroy_qp(id);
+	ibv_dereg_mr(mr);
+	ibv_dealloc_pd(pd);
+	rdma_destroy_id(id);
+	rdma_destroy_id(lid);
+	rdma_destroy_event_channel(ch);
+	return 0;
+}
+
+FIXTURE(proto)
+{
+	int family;
+	const char *addr;
+	pid_t peer;
+	int port;
+};
+
+FIXTURE_SETUP(proto)
+{
+	self->peer = -1;
+	self->family = san_family();
+	self->addr = getenv("SAN_SELF");
+	if (self->family < 0)
+		SKIP(return, "af_san is not loaded");
+	if (!self->addr)
+		SKIP(return, "SAN_SELF is not set: run in tools/testbox");
+	ASSERT_EQ(NULL, san_wait_idle(10));
+}
+
+FIXTURE_TEARDOWN(proto)
+{
+	if (self->family >= 0 && self->addr)
+		EXPECT_EQ(NULL, san_wait_idle(20));
+}
+
+static void start_peer(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(proto) *self, int version, int garbage)
+{
+	int p[2];
+	uint16_t port;
+
+	ASSERT_EQ(0, pipe(p));
+	self->peer = fork();
+	ASSERT_GE(self->peer, 0);
+	if (self->peer == 0)
+		_exit(foreign_listener(self->addr, version, garbage, p[1]));
+	close(p[1]);
+	ASSERT_EQ(sizeof(port), read(p[0], &port, sizeof(port)));
+	close(p[0]);
+	self->port = port;
+}
+
+static int peer_status(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static int san_connect(int family, const char *addr, int port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET,
+				  .sin_port = htons(port) };
+	int fd = socket(family, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, addr, &in.sin_addr);
+	if (connect(fd, (struct sockaddr *)&in, sizeof(in))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+TEST_F(proto, listener_with_another_version_is_refused)
+{
+	start_peer(_metadata, self, 2, 0);
+	EXPECT_EQ(-1, san_connect(self->family, self->addr, self->port));
+	EXPECT_EQ(EPROTO, errno) TH_LOG("errno %d", errno);
+	EXPECT_EQ(0, peer_status(self->peer));
+}
+
+TEST_F(proto, connecting_peer_with_another_version_is_refused)
+{
+	struct rdma_event_channel *ch = rdma_create_event_channel();
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	struct rdma_conn_param param = {};
+	const struct wire_reject *rej;
+	struct ibv_qp_init_attr qa = {};
+	struct rdma_cm_event *ev;
+	struct rdma_cm_id *id;
+	struct wire_hello h;
+	socklen_t len = sizeof(in);
+	int l;
+
+	ASSERT_NE(NULL, ch);
+	/* An AF_SAN listener. */
+	l = socket(self->family, SOCK_STREAM, 0);
+	inet_pton(AF_INET, self->addr, &in.sin_addr);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&in, sizeof(in)));
+	ASSERT_EQ(0, listen(l, 4));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&in, &len));
+
+	/* A foreign client saying version 2. */
+	ASSERT_EQ(0, rdma_create_id(ch, &id, NULL, RDMA_PS_TCP));
+	ASSERT_EQ(0, rdma_resolve_addr(id, NULL, (struct sockaddr *)&in, 2000));
+	ev = wait_event(ch, RDMA_CM_EVENT_ADDR_RESOLVED);
+	ASSERT_NE(NULL, ev);
+	rdma_ack_cm_event(ev);
+	ASSERT_EQ(0, rdma_resolve_route(id, 2000));
+	ev = wait_event(ch, RDMA_CM_EVENT_ROUTE_RESOLVED);
+	ASSERT_NE(NULL, ev);
+	rdma_ack_cm_event(ev);
+	qa.cap.max_send_wr = qa.cap.max_recv_wr = 1;
+	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
+	qa.qp_type = IBV_QPT_RC;
+	ASSERT_EQ(0, rdma_create_qp(id, NULL, &qa));
+	make_hello(&h, 2);
+	param.private_data = &h;
+	param.private_data_len = sizeof(h);
+	ASSERT_EQ(0, rdma_connect(id, &param));
+	ev = wait_event(ch, RDMA_CM_EVENT_REJECTED);
+	ASSERT_NE(NULL, ev);
+	/* The reject says why, and which version the listener speaks. */
+	rej = (const struct wire_reject *)ev->param.conn.private_data;
+	ASSERT_NE(NULL, rej);
+	EXPECT_EQ(0x53414e31, ntohl(rej->magic));
+	EXPECT_EQ(1, ntohs(rej->version));
+	EXPECT_EQ(1, ntohs(rej->reason));
+	rdma_ack_cm_event(ev);
+	rdma_destroy_qp(id);
+	rdma_destroy_id(id);
+	rdma_destroy_event_channel(ch);
+
+	/* The listener is still fine: nothing was queued. */
+	fcntl(l, F_SETFL, O_NONBLOCK);
+	EXPECT_EQ(-1, accept(l, NULL, NULL));
+	EXPECT_EQ(EAGAIN, errno);
+	close(l);
+}
+
+TEST_F(proto, bad_message_resets_only_that_connection)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t len = sizeof(in);
+	int fd, l, a, b;
+	char c;
+
+	/* A healthy AF_SAN pair beside it. */
+	l = socket(self->family, SOCK_STREAM, 0);
+	inet_pton(AF_INET, self->addr, &in.sin_addr);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&in, sizeof(in)));
+	ASSERT_EQ(0, listen(l, 4));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&in, &len));
+	a = san_connect(self->family, self->addr, ntohs(in.sin_port));
+	ASSERT_GE(a, 0);
+	b = accept(l, NULL, NULL);
+	ASSERT_GE(b, 0);
+
+	start_peer(_metadata, self, 1, 1);
+	fd = san_connect(self->family, self->addr, self->port);
+	ASSERT_GE(fd, 0) TH_LOG("connect: %s", strerror(errno));
+	EXPECT_EQ(-1, recv(fd, &c, 1, 0));
+	EXPECT_EQ(ECONNRESET, errno);
+	EXPECT_EQ(0, peer_status(self->peer));
+	close(fd);
+
+	/* The other connection carries on. */
+	ASSERT_EQ(2, send(a, "ok", 2, 0));
+	EXPECT_EQ(2, recv(b, &c, 2, MSG_WAITALL) == 2 ? 2 : -1);
+	close(a);
+	close(b);
+	close(l);
+}
+
+TEST_HARNESS_MAIN
