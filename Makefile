@@ -60,7 +60,8 @@ tools: deps-build
 	$(MAKE) -C $(TOP)/tools OUTPUT=$(BUILD)/tools TOP=$(TOP)
 
 lint: $(KSFT)/.stamp
-	$(MAKE) -C $(KDIR) M=$(TOP) clean
+	@# Rebuild our objects only: "M=$(TOP) clean" would also empty build/.
+	rm -f $(TOP)/kernel/*.o $(TOP)/kernel/.*.cmd $(TOP)/af_san.o $(TOP)/af_san.ko
 	$(MAKE) -C $(KDIR) M=$(TOP) W=1 modules 2>&1 | tee $(BUILD)/lint-w1.log
 	@! grep -E 'warning:|error:' $(BUILD)/lint-w1.log
 	$(MAKE) -C $(KDIR) M=$(TOP) C=2 modules 2>&1 | tee $(BUILD)/lint-sparse.log
@@ -86,6 +87,7 @@ debug-kernel: deps-debug
 	@$(TOP)/tools/debug-kernel/build >/dev/null
 
 module-debug: debug-kernel
+	rm -rf $(BUILD)/debug
 	@mkdir -p $(BUILD)/debug/kernel $(BUILD)/debug/uapi/linux $(BUILD)/debug/bite
 	cp -p $(TOP)/Kbuild $(BUILD)/debug/
 	cp -p $(TOP)/kernel/*.[ch] $(BUILD)/debug/kernel/

@@ -27,6 +27,7 @@
  *	reference on it; NULL otherwise
  * @local: the address bound or in use (AF_INET or AF_INET6)
  * @bound: @local was set by bind()
+ * @keepidle: SAN_KEEPIDLE in seconds, 0 for net.ipv4.tcp_keepalive_time
  */
 struct san_sock {
 	struct sock sk;
@@ -38,7 +39,11 @@ struct san_sock {
 	struct san_sock *parent;
 	struct sockaddr_storage local;
 	bool bound;
+	int keepidle;
 };
+
+/* Seconds before a keepalive probe of an idle connection. */
+unsigned int san_keepalive_idle(const struct san_sock *ssk);
 
 static inline struct san_sock *san_sk(const struct sock *sk)
 {

@@ -133,6 +133,7 @@ static void san_rdma_teardown(struct san_rconn *conn)
 	mutex_unlock(&conn->cm_mutex);
 
 	cancel_work_sync(&conn->abort_work);
+	cancel_delayed_work_sync(&conn->ka_work);
 	if (conn->id)
 		rdma_disconnect(conn->id);
 	if (conn->qp)
@@ -183,6 +184,7 @@ static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 	INIT_LIST_HEAD(&conn->rx_filled);
 	INIT_LIST_HEAD(&conn->tx_free);
 	INIT_WORK(&conn->abort_work, san_rdma_abort_work);
+	INIT_DELAYED_WORK(&conn->ka_work, san_rdma_keepalive_work);
 	INIT_WORK(&conn->teardown_work, san_rdma_teardown_work);
 	sock_hold(&ssk->sk);
 	atomic_inc(&san_stats.conns);
@@ -314,7 +316,8 @@ static void san_rdma_conn_param(struct san_rconn *conn,
 	memset(p, 0, sizeof(*p));
 	p->private_data = h;
 	p->private_data_len = sizeof(*h);
-	p->retry_count = 7;
+	/* 7 would mean "retry for ever" to some devices (rxe): 6 ends. */
+	p->retry_count = 6;
 	p->rnr_retry_count = 7;
 	p->flow_control = 1;
 }
@@ -446,8 +449,10 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 			rdma_disconnect(conn->id);
 			break;
 		}
+		WRITE_ONCE(conn->last_rx, jiffies);
 		san_established(ssk);
 		san_wake_tx(ssk);
+		queue_delayed_work(san_rdma_wq, &conn->ka_work, HZ);
 		break;
 	case RDMA_CM_EVENT_REJECTED:
 		san_rdma_log_reject(conn->id, ev);

@@ -87,6 +87,8 @@ struct san_tbuf {
  * @peer_rbuf_count: the peer's receive buffers, from its hello
  * @fin_pending: our FIN waits for a credit; @fin_sent, @fin_acked: it was
  *	posted, completed; @fin_rcvd: the peer's FIN arrived
+ * @last_rx: jiffies of the last message received (keepalive)
+ * @ka_work: keepalive: probes an idle connection with SO_KEEPALIVE
  * @abort_work: moves the QP to error (the peer sees a reset)
  * @teardown_work: frees everything once the owner is gone
  */
@@ -117,6 +119,8 @@ struct san_rconn {
 	bool fin_sent;
 	bool fin_acked;
 	bool fin_rcvd;
+	unsigned long last_rx;
+	struct delayed_work ka_work;
 	struct work_struct abort_work;
 	struct work_struct teardown_work;
 };
@@ -130,6 +134,7 @@ int san_rdma_post_all_recvs(struct san_rconn *conn);
 void san_rdma_fail(struct san_rconn *conn, int err);
 void san_rdma_tx_kick(struct san_rconn *conn);
 void san_rdma_tx_control(struct san_rconn *conn);
+void san_rdma_keepalive_work(struct work_struct *work);
 int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len);
 int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		     int flags);

@@ -317,6 +317,7 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 	ib_dma_sync_single_for_cpu(conn->id->device, rb->dma, wc->byte_len,
 				   DMA_FROM_DEVICE);
 
+	WRITE_ONCE(conn->last_rx, jiffies);
 	spin_lock_bh(&conn->lock);
 	if (!san_rdma_hdr_valid(conn, hdr, wc->byte_len)) {
 		spin_unlock_bh(&conn->lock);
@@ -373,7 +374,10 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 	spin_unlock_bh(&conn->lock);
 
 	if (wc->status != IB_WC_SUCCESS) {
-		if (wc->status != IB_WC_WR_FLUSH_ERR)
+		/* A peer that stopped answering: as TCP, ETIMEDOUT. */
+		if (wc->status == IB_WC_RETRY_EXC_ERR)
+			san_rdma_fail(conn, ETIMEDOUT);
+		else if (wc->status != IB_WC_WR_FLUSH_ERR)
 			san_rdma_fail(conn, ECONNRESET);
 		return;
 	}
@@ -495,6 +499,40 @@ int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		spin_unlock_bh(&conn->lock);
 	}
 	return copied ? copied : -EAGAIN;
+}
+
+/**
+ * san_rdma_keepalive_work - probe an idle connection that asked for it
+ * @work: &san_rconn.ka_work
+ *
+ * With SO_KEEPALIVE, a connection that received nothing for the keepalive
+ * time sends a CREDIT message: the peer's transport must acknowledge it,
+ * and a dead peer makes the send fail after the RC retries (ETIMEDOUT).
+ * Without a credit to spend, traffic is pending and the probe waits.
+ *
+ * Context: process context (san_rdma_wq); reschedules itself.
+ */
+void san_rdma_keepalive_work(struct work_struct *work)
+{
+	struct san_rconn *conn = container_of(to_delayed_work(work),
+					      struct san_rconn, ka_work);
+	struct sock *sk = &conn->ssk->sk;
+	unsigned long idle = san_keepalive_idle(conn->ssk) * HZ;
+	struct san_tbuf *tb;
+
+	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED)
+		return;
+	if (sock_flag(sk, SOCK_KEEPOPEN) &&
+	    time_after_eq(jiffies, READ_ONCE(conn->last_rx) + idle)) {
+		spin_lock_bh(&conn->lock);
+		tb = san_rdma_tx_get(conn, SAN_MSG_CREDIT);
+		if (tb && san_rdma_post_send(conn, tb))
+			san_rdma_tx_put_back(conn, tb);
+		spin_unlock_bh(&conn->lock);
+	}
+	/* Look again within a few seconds to notice SO_KEEPALIVE changes. */
+	queue_delayed_work(san_rdma_wq, &conn->ka_work,
+			   min_t(unsigned long, idle, 5 * HZ));
 }
 
 u32 san_rdma_rx_queued(struct san_sock *ssk)

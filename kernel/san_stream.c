@@ -771,6 +771,70 @@ int san_stream_release(struct socket *sock)
 	return 0;
 }
 
+/**
+ * san_keepalive_idle - seconds of idleness before a keepalive probe
+ * @ssk: the socket
+ *
+ * SAN_KEEPIDLE, or TCP's net.ipv4.tcp_keepalive_time of the socket's
+ * namespace, as a TCP user would expect.
+ */
+unsigned int san_keepalive_idle(const struct san_sock *ssk)
+{
+	int idle = READ_ONCE(ssk->keepidle);
+
+	if (!idle)
+		idle = READ_ONCE(sock_net(&ssk->sk)->ipv4.sysctl_tcp_keepalive_time) / HZ;
+	return max(idle, 1);
+}
+
+static int san_setsockopt(struct socket *sock, int level, int optname,
+			  sockptr_t optval, unsigned int optlen)
+{
+	struct san_sock *ssk = san_sk(sock->sk);
+	int val;
+
+	if (level != SOL_SAN)
+		return -ENOPROTOOPT;
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+	switch (optname) {
+	case SAN_KEEPIDLE:
+		if (val < 0 || val > 32767)
+			return -EINVAL;
+		WRITE_ONCE(ssk->keepidle, val);
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int san_getsockopt(struct socket *sock, int level, int optname,
+			  char __user *optval, int __user *optlen)
+{
+	struct san_sock *ssk = san_sk(sock->sk);
+	int val, len;
+
+	if (level != SOL_SAN)
+		return -ENOPROTOOPT;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	switch (optname) {
+	case SAN_KEEPIDLE:
+		val = READ_ONCE(ssk->keepidle);
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	len = min_t(unsigned int, len, sizeof(int));
+	if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+		return -EFAULT;
+	return 0;
+}
+
 /*
  * .family holds the default number even when the module is loaded with
  * family=N: the kernel reads proto_ops.family only to tell AF_UNIX sockets
@@ -789,8 +853,8 @@ const struct proto_ops san_stream_ops = {
 	.ioctl = san_ioctl,
 	.listen = san_listen,
 	.shutdown = san_shutdown,
-	.setsockopt = sock_common_setsockopt,
-	.getsockopt = sock_common_getsockopt,
+	.setsockopt = san_setsockopt,
+	.getsockopt = san_getsockopt,
 	.sendmsg = san_sendmsg,
 	.recvmsg = san_recvmsg,
 	.mmap = sock_no_mmap,

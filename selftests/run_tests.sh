@@ -25,6 +25,11 @@ emit() {	# emit STATUS NAME [REASON]
 	esac
 }
 
+# What the RDMA devices hold before the suite ("rdma res": pd, cq, qp,
+# cm_id, mr per device); it must be the same after it.
+rdma_res() { rdma res 2>/dev/null | sed 's/^[0-9]*: //'; }
+base=$(rdma_res)
+
 echo "TAP version 13"
 while read -r prog; do
 	name=$(basename "$prog"); name=${name%.sh}
@@ -61,6 +66,27 @@ while read -r prog; do
 	fi
 	rm -f "$out"
 done <"$list"
+# Everything back to where it started: rdma res, the module's counters and
+# its sockets (the suite's last connections may still be closing).
+if [ -z "$filter" ]; then
+	for _ in $(seq 100); do
+		now=$(rdma_res)
+		[ "$now" = "$base" ] && grep -q '^conns 0' /proc/net/af_san 2>/dev/null &&
+			! grep -q '^bufs [1-9]' /proc/net/af_san && break
+		sleep 0.2
+	done
+	socks=$(awk '$1 == "AF_SAN" { print $3 }' /proc/net/protocols)
+	echo "# rdma res before: $base"
+	echo "# rdma res after:  $now"
+	echo "# /proc/net/af_san: $(tr '\n' ' ' </proc/net/af_san 2>/dev/null); AF_SAN sockets: $socks"
+	if [ "$now" = "$base" ] && [ "$socks" = 0 ] &&
+	   ! grep -q ' [1-9]' /proc/net/af_san; then
+		emit pass suite.resources_back_to_baseline
+	else
+		emit fail suite.resources_back_to_baseline
+	fi
+fi
+
 echo "1..$n"
 echo "# guest totals: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -21,4 +21,14 @@
 /* Level for AF_SAN specific socket options. */
 #define SOL_SAN		299
 
+/*
+ * SOL_SAN options (int values unless said otherwise).
+ *
+ * SAN_KEEPIDLE: seconds a connection with SO_KEEPALIVE stays idle before
+ * it is probed, and between probes (1..32767); 0, the default, follows
+ * net.ipv4.tcp_keepalive_time.  A peer that does not answer a probe ends
+ * the connection with ETIMEDOUT after the transport's retries.
+ */
+#define SAN_KEEPIDLE	1
+
 #endif /* _UAPI_LINUX_SAN_H */
