@@ -811,6 +811,65 @@ TEST_F(stream, two_threads_one_socket)
 	free(got);
 }
 
+TEST_F(stream, connect_timeout_from_sndtimeo)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct sockaddr_storage dst;
+	struct timespec t0, t1;
+	struct pollfd pfd;
+	int err;
+	socklen_t len = sizeof(err);
+	double secs;
+
+	/* Address resolution of a host that is not there takes 2 s. */
+	ASSERT_GT(set_addr(&dst, variant->ip, variant->ip == AF_INET ?
+			   "10.0.2.98" : "fd00::98", 7), 0);
+	self->cli = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_EQ(0, setsockopt(self->cli, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				sizeof(tv)));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* As TCP: the timeout gives EINPROGRESS and the attempt goes on. */
+	EXPECT_EQ(-1, connect(self->cli, (struct sockaddr *)&dst,
+			      self->self_len));
+	EXPECT_EQ(EINPROGRESS, errno);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* EINPROGRESS, not the failure: the timeout cut the wait short. */
+	EXPECT_GE(secs, 0.19);
+	pfd.fd = self->cli;
+	pfd.events = POLLOUT;
+	ASSERT_EQ(1, poll(&pfd, 1, 20000));
+	EXPECT_TRUE(pfd.revents & POLLERR);
+	ASSERT_EQ(0, getsockopt(self->cli, SOL_SOCKET, SO_ERROR, &err, &len));
+	EXPECT_TRUE(err == EHOSTUNREACH || err == ETIMEDOUT)
+		TH_LOG("SO_ERROR %d", err);
+}
+
+TEST_F(stream, full_backlog_refuses)
+{
+	struct sockaddr_storage dst = self->self;
+	int c[3], i;
+
+	set_port(&dst, listen_on(_metadata, self, 1));
+	/* As TCP, a backlog of 1 queues two connections. */
+	for (i = 0; i < 2; i++) {
+		c[i] = socket(self->family, SOCK_STREAM, 0);
+		ASSERT_EQ(0, connect(c[i], (struct sockaddr *)&dst,
+				     self->self_len));
+	}
+	c[2] = socket(self->family, SOCK_STREAM, 0);
+	EXPECT_EQ(-1, connect(c[2], (struct sockaddr *)&dst, self->self_len));
+	EXPECT_EQ(ECONNREFUSED, errno);
+	for (i = 0; i < 2; i++) {
+		int a = accept(self->lsn, NULL, NULL);
+
+		EXPECT_GE(a, 0);
+		close(a);
+	}
+	for (i = 0; i < 3; i++)
+		close(c[i]);
+}
+
 static long rxe_sent_pkts(void)
 {
 	FILE *f = fopen("/sys/class/infiniband/rxe0/ports/1/hw_counters/sent_pkts",
