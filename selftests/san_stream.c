@@ -740,6 +740,13 @@ TEST_F(stream, bad_buffers_get_efault)
 	/* The data stayed: a good buffer reads it. */
 	EXPECT_EQ(3, recv(self->srv, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "abc", 3));
+	/* Urgent data does not exist here: as TCP without it. */
+	EXPECT_EQ(-1, send(self->cli, "x", 1, MSG_OOB));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(-1, recv(self->srv, buf, 1, MSG_OOB));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, accept4(self->lsn, NULL, NULL, 0x7fff0000));
+	EXPECT_EQ(EINVAL, errno);
 	/* A huge length sends what fits and nothing breaks. */
 	EXPECT_EQ(-1, send(self->cli, buf, (size_t)1 << 62, MSG_DONTWAIT));
 	EXPECT_EQ(EFAULT, errno);
