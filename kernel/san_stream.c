@@ -192,6 +192,20 @@ int san_addr_from_user(struct sockaddr *uaddr, int len,
 	return 0;
 }
 
+/*
+ * Whether a blocking call may sleep again: 0, or what it returns now:
+ * -EAGAIN once its timeout ran out, the signal's errno when one is
+ * pending.  The one place where the switch looks at signals.
+ */
+static int san_may_sleep(long timeo)
+{
+	if (!timeo)
+		return -EAGAIN;
+	if (signal_pending(current))
+		return sock_intr_errno(timeo);
+	return 0;
+}
+
 static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sock *sk = sock->sk;
@@ -371,14 +385,9 @@ static int san_accept(struct socket *sock, struct socket *newsock, int flags,
 			err = -EINVAL;
 			break;
 		}
-		if (!timeo) {
-			err = -EAGAIN;
+		err = san_may_sleep(timeo);
+		if (err)
 			break;
-		}
-		if (signal_pending(current)) {
-			err = sock_intr_errno(timeo);
-			break;
-		}
 		sk_wait_event(sk, &timeo, !list_empty(&ssk->accept_q) ||
 			      sk->sk_state != TCP_LISTEN, &wait);
 	}
@@ -585,14 +594,9 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 				break;
 			}
 		}
-		if (!timeo) {
-			err = -EAGAIN;
+		err = san_may_sleep(timeo);
+		if (err)
 			break;
-		}
-		if (signal_pending(current)) {
-			err = sock_intr_errno(timeo);
-			break;
-		}
 		san_wait_tx(ssk, &timeo);
 	}
 	if (copied)
@@ -655,14 +659,9 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 				err = -ENOTCONN;
 			break;
 		}
-		if (!timeo) {
-			err = -EAGAIN;
+		err = san_may_sleep(timeo);
+		if (err)
 			break;
-		}
-		if (signal_pending(current)) {
-			err = sock_intr_errno(timeo);
-			break;
-		}
 		add_wait_queue(sk_sleep(sk), &wait);
 		sk_wait_event(sk, &timeo,
 			      READ_ONCE(sk->sk_err) ||
