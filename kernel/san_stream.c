@@ -397,11 +397,15 @@ static int san_accept(struct socket *sock, struct socket *newsock, int flags,
 
 	/* The child's reference on its listener ends here. */
 	child->parent = NULL;
+	release_sock(sk);
 	sock_put(sk);
+
+	/* Off the queue, the child is ours alone: no listener lock needed. */
 	lock_sock(&child->sk);
 	sock_graft(&child->sk, newsock);
 	newsock->state = SS_CONNECTED;
 	release_sock(&child->sk);
+	return 0;
 out:
 	release_sock(sk);
 	return err;
