@@ -134,6 +134,7 @@ static void san_rdma_teardown(struct san_rconn *conn)
 
 	cancel_work_sync(&conn->abort_work);
 	cancel_delayed_work_sync(&conn->ka_work);
+	cancel_delayed_work_sync(&conn->fin_work);
 	if (conn->id)
 		rdma_disconnect(conn->id);
 	if (conn->qp)
@@ -143,6 +144,15 @@ static void san_rdma_teardown(struct san_rconn *conn)
 	if (conn->id)
 		rdma_destroy_id(conn->id);
 	san_rconn_free(conn);
+}
+
+static void san_rdma_fin_work(struct work_struct *work)
+{
+	struct san_rconn *conn = container_of(to_delayed_work(work),
+					      struct san_rconn, fin_work);
+
+	/* Teardown disconnects without the FIN: the peer sees a reset. */
+	san_rdma_queue_teardown(conn);
 }
 
 static void san_rdma_teardown_work(struct work_struct *work)
@@ -185,6 +195,7 @@ static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 	INIT_LIST_HEAD(&conn->tx_free);
 	INIT_WORK(&conn->abort_work, san_rdma_abort_work);
 	INIT_DELAYED_WORK(&conn->ka_work, san_rdma_keepalive_work);
+	INIT_DELAYED_WORK(&conn->fin_work, san_rdma_fin_work);
 	INIT_WORK(&conn->teardown_work, san_rdma_teardown_work);
 	sock_hold(&ssk->sk);
 	atomic_inc(&san_stats.conns);
@@ -602,9 +613,18 @@ static void san_rdma_close(struct san_sock *ssk, bool abort)
 	if (!conn->fin_sent && !conn->fin_pending)
 		conn->fin_pending = true;
 	san_rdma_tx_control(conn);
-	now = conn->fin_acked || conn->dying;
+	now = conn->fin_acked || conn->dying ||
+	      READ_ONCE(ssk->sk.sk_state) == TCP_CLOSE;
+	/*
+	 * As for an orphaned TCP socket, a close that cannot end is bounded.
+	 * Queued under the lock: teardown sets dying under it before it
+	 * cancels fin_work, so the work never outlives the connection.
+	 */
+	if (!now)
+		queue_delayed_work(san_rdma_wq, &conn->fin_work,
+				   READ_ONCE(sock_net(&ssk->sk)->ipv4.sysctl_tcp_fin_timeout));
 	spin_unlock_bh(&conn->lock);
-	if (now || READ_ONCE(ssk->sk.sk_state) == TCP_CLOSE)
+	if (now)
 		san_rdma_queue_teardown(conn);
 }
 

@@ -89,6 +89,9 @@ struct san_tbuf {
  *	posted, completed; @fin_rcvd: the peer's FIN arrived
  * @last_rx: jiffies of the last message received (keepalive)
  * @ka_work: keepalive: probes an idle connection with SO_KEEPALIVE
+ * @fin_work: a graceful close that could not end within
+ *	net.ipv4.tcp_fin_timeout (the peer never returned a credit for the
+ *	FIN, or never acknowledged it) is made abortive
  * @abort_work: moves the QP to error (the peer sees a reset)
  * @teardown_work: frees everything once the owner is gone
  */
@@ -121,6 +124,7 @@ struct san_rconn {
 	bool fin_rcvd;
 	unsigned long last_rx;
 	struct delayed_work ka_work;
+	struct delayed_work fin_work;
 	struct work_struct abort_work;
 	struct work_struct teardown_work;
 };

@@ -70,11 +70,13 @@ static struct rdma_cm_event *wait_event(struct rdma_event_channel *ch,
 
 /*
  * A listener that accepts one connection with @version in its hello and,
- * when @garbage, sends a message with an unknown type once connected.
- * Writes its port to @portfd.  Runs in a child; exit status 0 on success.
+ * when @garbage, sends a message with an unknown type once connected;
+ * when @deaf, it advertises receive buffers but posts none, so that
+ * nothing sent to it ever completes.  Writes its port to @portfd.  Runs
+ * in a child; exit status 0 on success.
  */
-static int foreign_listener(const char *addr, int version, int garbage,
-			    int portfd)
+static int foreign_listener_mode(const char *addr, int version, int garbage,
+				 int deaf, int portfd)
 {
 	struct rdma_event_channel *ch = rdma_create_event_channel();
 	struct sockaddr_in in = { .sin_family = AF_INET };
@@ -120,7 +122,7 @@ static int foreign_listener(const char *addr, int version, int garbage,
 	qa.sq_sig_all = 1;
 	if (rdma_create_qp(id, pd, &qa))
 		return 6;
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < (deaf ? 0 : 8); i++) {
 		sge.addr = (uintptr_t)buf[i];
 		sge.length = sizeof(buf[i]);
 		sge.lkey = mr->lkey;
@@ -182,6 +184,12 @@ static int foreign_listener(const char *addr, int version, int garbage,
 	rdma_destroy_id(lid);
 	rdma_destroy_event_channel(ch);
 	return 0;
+}
+
+static int foreign_listener(const char *addr, int version, int garbage,
+			    int portfd)
+{
+	return foreign_listener_mode(addr, version, garbage, 0, portfd);
 }
 
 FIXTURE(proto)
@@ -352,6 +360,51 @@ TEST_F(proto, bad_message_resets_only_that_connection)
 	close(a);
 	close(b);
 	close(l);
+}
+
+/*
+ * A graceful close that cannot end (a peer that never takes what we sent)
+ * is bounded by net.ipv4.tcp_fin_timeout, then made abortive: the
+ * connection's resources go and the peer sees the disconnect.
+ */
+TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
+{
+	int p[2], fd, old = 60, status;
+	uint16_t port;
+	FILE *f;
+
+	f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "r+");
+	if (!f)
+		SKIP(return, "no net.ipv4.tcp_fin_timeout");
+	ASSERT_EQ(1, fscanf(f, "%d", &old));
+	rewind(f);
+	fprintf(f, "2\n");
+	fclose(f);
+
+	ASSERT_EQ(0, pipe(p));
+	self->peer = fork();
+	ASSERT_GE(self->peer, 0);
+	if (self->peer == 0)
+		_exit(foreign_listener_mode(self->addr, 1, 0, 1, p[1]));
+	close(p[1]);
+	ASSERT_EQ(sizeof(port), read(p[0], &port, sizeof(port)));
+	close(p[0]);
+	fd = san_connect(self->family, self->addr, port);
+	ASSERT_GE(fd, 0) TH_LOG("connect: %s", strerror(errno));
+	ASSERT_EQ(4, send(fd, "deaf", 4, 0));
+	EXPECT_EQ(0, close(fd));
+	/* Still there while the FIN waits... */
+	usleep(500000);
+	EXPECT_EQ(1, san_stat("conns"));
+	/* ...and gone after the timeout: the peer saw the disconnect. */
+	EXPECT_EQ(NULL, san_wait_idle(20));
+	EXPECT_EQ(self->peer, waitpid(self->peer, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "w");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "%d\n", old);
+	fclose(f);
 }
 
 TEST_HARNESS_MAIN
