@@ -24,6 +24,33 @@
 static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc);
 static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc);
 
+/* One DMA-mapped kernel buffer of SAN_BUF_SIZE bytes; NULL on failure. */
+static void *san_rdma_buf_get(struct ib_device *dev,
+			      enum dma_data_direction dir, u64 *dma)
+{
+	void *data = kmalloc(SAN_BUF_SIZE, GFP_KERNEL);
+
+	if (!data)
+		return NULL;
+	*dma = ib_dma_map_single(dev, data, SAN_BUF_SIZE, dir);
+	if (ib_dma_mapping_error(dev, *dma)) {
+		kfree(data);
+		return NULL;
+	}
+	atomic_inc(&san_stats.bufs);
+	return data;
+}
+
+static void san_rdma_buf_put(struct ib_device *dev,
+			     enum dma_data_direction dir, void *data, u64 dma)
+{
+	if (!data)
+		return;
+	ib_dma_unmap_single(dev, dma, SAN_BUF_SIZE, dir);
+	kfree(data);
+	atomic_dec(&san_stats.bufs);
+}
+
 int san_rdma_buffers_alloc(struct san_rconn *conn)
 {
 	struct ib_device *dev = conn->id->device;
@@ -42,34 +69,18 @@ int san_rdma_buffers_alloc(struct san_rconn *conn)
 		rb->conn = conn;
 		rb->cqe.done = san_rdma_recv_done;
 		INIT_LIST_HEAD(&rb->node);
-		rb->data = kmalloc(SAN_BUF_SIZE, GFP_KERNEL);
+		rb->data = san_rdma_buf_get(dev, DMA_FROM_DEVICE, &rb->dma);
 		if (!rb->data)
 			return -ENOMEM;
-		rb->dma = ib_dma_map_single(dev, rb->data, SAN_BUF_SIZE,
-					    DMA_FROM_DEVICE);
-		if (ib_dma_mapping_error(dev, rb->dma)) {
-			kfree(rb->data);
-			rb->data = NULL;
-			return -ENOMEM;
-		}
-		atomic_inc(&san_stats.bufs);
 	}
 	for (i = 0; i < conn->tbuf_count; i++) {
 		struct san_tbuf *tb = &conn->tbufs[i];
 
 		tb->conn = conn;
 		tb->cqe.done = san_rdma_send_done;
-		tb->data = kmalloc(SAN_BUF_SIZE, GFP_KERNEL);
+		tb->data = san_rdma_buf_get(dev, DMA_TO_DEVICE, &tb->dma);
 		if (!tb->data)
 			return -ENOMEM;
-		tb->dma = ib_dma_map_single(dev, tb->data, SAN_BUF_SIZE,
-					    DMA_TO_DEVICE);
-		if (ib_dma_mapping_error(dev, tb->dma)) {
-			kfree(tb->data);
-			tb->data = NULL;
-			return -ENOMEM;
-		}
-		atomic_inc(&san_stats.bufs);
 		list_add_tail(&tb->node, &conn->tx_free);
 		conn->tx_free_count++;
 	}
@@ -83,30 +94,16 @@ void san_rdma_buffers_free(struct san_rconn *conn)
 	u32 i;
 
 	if (conn->rbufs) {
-		for (i = 0; i < conn->rbuf_count; i++) {
-			struct san_rbuf *rb = &conn->rbufs[i];
-
-			if (!rb->data)
-				continue;
-			ib_dma_unmap_single(dev, rb->dma, SAN_BUF_SIZE,
-					    DMA_FROM_DEVICE);
-			kfree(rb->data);
-			atomic_dec(&san_stats.bufs);
-		}
+		for (i = 0; i < conn->rbuf_count; i++)
+			san_rdma_buf_put(dev, DMA_FROM_DEVICE,
+					 conn->rbufs[i].data, conn->rbufs[i].dma);
 		kfree(conn->rbufs);
 		conn->rbufs = NULL;
 	}
 	if (conn->tbufs) {
-		for (i = 0; i < conn->tbuf_count; i++) {
-			struct san_tbuf *tb = &conn->tbufs[i];
-
-			if (!tb->data)
-				continue;
-			ib_dma_unmap_single(dev, tb->dma, SAN_BUF_SIZE,
-					    DMA_TO_DEVICE);
-			kfree(tb->data);
-			atomic_dec(&san_stats.bufs);
-		}
+		for (i = 0; i < conn->tbuf_count; i++)
+			san_rdma_buf_put(dev, DMA_TO_DEVICE,
+					 conn->tbufs[i].data, conn->tbufs[i].dma);
 		kfree(conn->tbufs);
 		conn->tbufs = NULL;
 	}
