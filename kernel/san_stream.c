@@ -323,6 +323,13 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	}
 
 	timeo = sock_sndtimeo(sk, flags & O_NONBLOCK);
+	/*
+	 * The call that starts a non-blocking attempt always says
+	 * EINPROGRESS, even when the provider was quick enough to finish
+	 * already: the next connect() or poll() reports the outcome.
+	 */
+	if (!timeo && err == -EINPROGRESS)
+		goto out;
 	if (sk->sk_state == TCP_SYN_SENT) {
 		/* A non-blocking socket or a timeout: it goes on. */
 		if (!timeo)
