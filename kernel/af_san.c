@@ -96,6 +96,9 @@ struct san_sock *san_child_alloc(struct san_sock *lsk)
 	sk->sk_flags = lsk->sk.sk_flags &
 		       (BIT(SOCK_KEEPOPEN) | BIT(SOCK_LINGER));
 	sk->sk_lingertime = lsk->sk.sk_lingertime;
+	child->keepidle = READ_ONCE(lsk->keepidle);
+	child->cancel_policy = READ_ONCE(lsk->cancel_policy);
+	child->cancel_timeout_ms = READ_ONCE(lsk->cancel_timeout_ms);
 	sock_hold(&lsk->sk);
 	child->parent = lsk;
 	san_set_state(child, TCP_SYN_RECV);
@@ -147,9 +150,13 @@ static int __init af_san_init(void)
 	if (err)
 		goto unregister_proto;
 
-	err = san_providers_init();
+	err = san_cancel_init();
 	if (err)
 		goto exit_stats;
+
+	err = san_providers_init();
+	if (err)
+		goto exit_cancel;
 
 	err = sock_register(&san_family_ops);
 	if (err) {
@@ -164,6 +171,8 @@ static int __init af_san_init(void)
 
 exit_providers:
 	san_providers_exit();
+exit_cancel:
+	san_cancel_exit();
 exit_stats:
 	san_stats_exit();
 unregister_proto:
@@ -175,6 +184,7 @@ static void __exit af_san_exit(void)
 {
 	sock_unregister(san_family);
 	san_providers_exit();
+	san_cancel_exit();
 	san_stats_exit();
 	proto_unregister(&san_proto);
 }

@@ -28,6 +28,10 @@
  * @local: the address bound or in use (AF_INET or AF_INET6)
  * @bound: @local was set by bind()
  * @keepidle: SAN_KEEPIDLE in seconds, 0 for net.ipv4.tcp_keepalive_time
+ * @cancel_policy: SAN_CANCEL_POLICY (SAN_CANCEL_ABORT, SAN_CANCEL_PRESERVE)
+ * @cancel_timeout_ms: SAN_CANCEL_TIMEOUT, 0 for net.san.cancel_timeout_ms
+ * @aborted: a cancellation tore the connection down: every call but
+ *	close() fails with ECONNABORTED from then on.  Socket lock.
  */
 struct san_sock {
 	struct sock sk;
@@ -40,6 +44,9 @@ struct san_sock {
 	struct sockaddr_storage local;
 	bool bound;
 	int keepidle;
+	int cancel_policy;
+	int cancel_timeout_ms;
+	bool aborted;
 };
 
 /* Seconds before a keepalive probe of an idle connection. */
@@ -51,6 +58,12 @@ static inline struct san_sock *san_sk(const struct sock *sk)
 }
 
 extern int san_family;
+
+/* san_cancel.c: which signals cancel, and the cancel timeout. */
+bool san_cancel_pending(void);
+long san_cancel_timeout(const struct san_sock *ssk);
+int san_cancel_init(void);
+void san_cancel_exit(void);
 
 /**
  * struct san_stats - what AF_SAN holds right now, module-wide

@@ -107,7 +107,8 @@ static void san_rconn_free(struct san_rconn *conn)
 {
 	struct san_sock *ssk = conn->ssk;
 
-	kfree(conn);
+	/* poll() may still be reading it without the socket lock. */
+	kfree_rcu(conn, rcu);
 	atomic_dec(&san_stats.conns);
 	sock_put(&ssk->sk);
 }
@@ -602,7 +603,7 @@ static void san_rdma_close(struct san_sock *ssk, bool abort)
 
 	if (!conn)
 		return;
-	ssk->conn = NULL;
+	WRITE_ONCE(ssk->conn, NULL);
 	WRITE_ONCE(conn->owner_gone, true);
 	if (abort || !conn->qp) {
 		san_rdma_queue_teardown(conn);

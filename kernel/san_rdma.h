@@ -94,6 +94,7 @@ struct san_tbuf {
  *	FIN, or never acknowledged it) is made abortive
  * @abort_work: moves the QP to error (the peer sees a reset)
  * @teardown_work: frees everything once the owner is gone
+ * @rcu: the struct is freed after a grace period (the switch's poll)
  */
 struct san_rconn {
 	struct san_sock *ssk;
@@ -127,6 +128,7 @@ struct san_rconn {
 	struct delayed_work fin_work;
 	struct work_struct abort_work;
 	struct work_struct teardown_work;
+	struct rcu_head rcu;
 };
 
 extern struct workqueue_struct *san_rdma_wq;

@@ -534,21 +534,21 @@ void san_rdma_keepalive_work(struct work_struct *work)
 
 u32 san_rdma_rx_queued(struct san_sock *ssk)
 {
-	struct san_rconn *conn = ssk->conn;
+	struct san_rconn *conn = READ_ONCE(ssk->conn);
 
 	return conn ? READ_ONCE(conn->rx_bytes) : 0;
 }
 
 u32 san_rdma_tx_queued(struct san_sock *ssk)
 {
-	struct san_rconn *conn = ssk->conn;
+	struct san_rconn *conn = READ_ONCE(ssk->conn);
 
 	return conn ? READ_ONCE(conn->tx_bytes) : 0;
 }
 
 bool san_rdma_tx_ready(struct san_sock *ssk)
 {
-	struct san_rconn *conn = ssk->conn;
+	struct san_rconn *conn = READ_ONCE(ssk->conn);
 
 	return conn && READ_ONCE(conn->credits) >= 2 &&
 	       READ_ONCE(conn->tx_free_count) >= 2;

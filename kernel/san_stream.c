@@ -193,17 +193,23 @@ int san_addr_from_user(struct sockaddr *uaddr, int len,
 }
 
 /*
- * Whether a blocking call may sleep again: 0, or what it returns now:
- * -EAGAIN once its timeout ran out, the signal's errno when one is
- * pending.  The one place where the switch looks at signals.
+ * Whether a blocking call may sleep again; the one place where the switch
+ * looks at signals.  Returns 0: yes.  -EAGAIN: its timeout ran out (not a
+ * cancellation).  -ERESTARTSYS with *@cancel false: a pending signal that
+ * does not cancel (a stop, a tracer, the freezer); the call returns so
+ * that the signal code runs, and is restarted.  sock_intr_errno() with
+ * *@cancel true: the call is cancelled (san_cancel_pending()) and applies
+ * its row of the cancellation table.
  */
-static int san_may_sleep(long timeo)
+static int san_may_sleep(long timeo, bool *cancel)
 {
+	*cancel = false;
 	if (!timeo)
 		return -EAGAIN;
-	if (signal_pending(current))
-		return sock_intr_errno(timeo);
-	return 0;
+	if (!signal_pending(current))
+		return 0;
+	*cancel = san_cancel_pending();
+	return *cancel ? sock_intr_errno(timeo) : -ERESTARTSYS;
 }
 
 static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
@@ -217,6 +223,9 @@ static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	if (err)
 		return err;
 	lock_sock(sk);
+	err = -ECONNABORTED;
+	if (ssk->aborted)
+		goto out;
 	err = -EINVAL;
 	if (ssk->bound || sk->sk_state != TCP_CLOSE || ssk->conn)
 		goto out;
@@ -237,6 +246,9 @@ static int san_listen(struct socket *sock, int backlog)
 	int err;
 
 	lock_sock(sk);
+	err = -ECONNABORTED;
+	if (ssk->aborted)
+		goto out;
 	err = -EINVAL;
 	if (sock->state != SS_UNCONNECTED)
 		goto out;
@@ -274,6 +286,25 @@ static void san_conn_put(struct san_sock *ssk)
 		ssk->prov->close(ssk, true);
 }
 
+/*
+ * A cancellation tears the connection down (socket lock held): the
+ * provider's connection is closed abortively, so the peer sees a reset
+ * and its resources go at once; the socket stays closed, and every call
+ * but close() fails with ECONNABORTED from now on.
+ */
+static void san_cancel_abort(struct san_sock *ssk)
+{
+	struct sock *sk = &ssk->sk;
+
+	ssk->aborted = true;
+	san_conn_put(ssk);
+	WRITE_ONCE(sk->sk_err, ECONNABORTED);
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	san_set_state(ssk, TCP_CLOSE);
+	sk_error_report(sk);
+	sk->sk_state_change(sk);
+}
+
 static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		       int flags)
 {
@@ -281,6 +312,7 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	struct san_sock *ssk = san_sk(sk);
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 	struct sockaddr_storage addr;
+	bool cancel = false;
 	long timeo;
 	int err;
 
@@ -289,6 +321,9 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		return err;
 
 	lock_sock(sk);
+	err = -ECONNABORTED;
+	if (ssk->aborted)
+		goto out;
 	switch (sock->state) {
 	case SS_CONNECTED:
 		err = -EISCONN;
@@ -335,16 +370,24 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		if (!timeo)
 			goto out;
 		add_wait_queue(sk_sleep(sk), &wait);
-		while (sk->sk_state == TCP_SYN_SENT && timeo) {
+		while (sk->sk_state == TCP_SYN_SENT) {
+			err = san_may_sleep(timeo, &cancel);
+			if (err)
+				break;
 			sk_wait_event(sk, &timeo,
 				      sk->sk_state != TCP_SYN_SENT, &wait);
-			if (signal_pending(current))
-				break;
 		}
 		remove_wait_queue(sk_sleep(sk), &wait);
 		if (sk->sk_state == TCP_SYN_SENT) {
-			err = signal_pending(current) ?
-			      sock_intr_errno(timeo) : -EINPROGRESS;
+			if (cancel) {
+				/* Abandoned: nothing of the attempt stays. */
+				san_cancel_abort(ssk);
+				sock->state = SS_UNCONNECTED;
+				err = -EINTR;
+			} else if (err == -EAGAIN) {
+				/* SO_SNDTIMEO: the attempt goes on, as TCP. */
+				err = -EINPROGRESS;
+			}
 			goto out;
 		}
 	}
@@ -367,6 +410,7 @@ static int san_accept(struct socket *sock, struct socket *newsock, int flags,
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk = san_sk(sk), *child = NULL;
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	bool cancel;
 	long timeo;
 	int err = 0;
 
@@ -392,7 +436,8 @@ static int san_accept(struct socket *sock, struct socket *newsock, int flags,
 			err = -EINVAL;
 			break;
 		}
-		err = san_may_sleep(timeo);
+		/* Cancelled: EINTR, or a restart; the listener is kept. */
+		err = san_may_sleep(timeo, &cancel);
 		if (err)
 			break;
 		sk_wait_event(sk, &timeo, !list_empty(&ssk->accept_q) ||
@@ -462,7 +507,7 @@ static __poll_t san_poll(struct file *file, struct socket *sock,
 		return READ_ONCE(sk->sk_ack_backlog) ? EPOLLIN | EPOLLRDNORM : 0;
 
 	shutdown = READ_ONCE(sk->sk_shutdown);
-	if (READ_ONCE(sk->sk_err))
+	if (READ_ONCE(sk->sk_err) || READ_ONCE(ssk->aborted))
 		mask |= EPOLLERR;
 	if (shutdown == SHUTDOWN_MASK || state == TCP_CLOSE)
 		mask |= EPOLLHUP;
@@ -470,16 +515,23 @@ static __poll_t san_poll(struct file *file, struct socket *sock,
 		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
 	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV)
 		return mask;
-	if (ssk->conn && ssk->prov->rx_queued(ssk))
+	/*
+	 * Without the socket lock, another thread's cancellation may hand
+	 * the connection back meanwhile: providers free it after an RCU
+	 * grace period.
+	 */
+	rcu_read_lock();
+	if (READ_ONCE(ssk->conn) && ssk->prov->rx_queued(ssk))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (!(shutdown & SEND_SHUTDOWN)) {
 		if (state != TCP_ESTABLISHED)
 			mask |= EPOLLOUT | EPOLLWRNORM;
-		else if (ssk->conn && ssk->prov->tx_ready(ssk))
+		else if (READ_ONCE(ssk->conn) && ssk->prov->tx_ready(ssk))
 			mask |= EPOLLOUT | EPOLLWRNORM;
 		else
 			sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 	}
+	rcu_read_unlock();
 	return mask;
 }
 
@@ -523,6 +575,10 @@ static int san_shutdown(struct socket *sock, int how)
 		return -EINVAL;
 
 	lock_sock(sk);
+	if (ssk->aborted) {
+		err = -ECONNABORTED;
+		goto out;
+	}
 	if (sk->sk_state == TCP_LISTEN) {
 		/* As TCP: shutdown() of a listener stops it. */
 		if (how & RCV_SHUTDOWN) {
@@ -570,6 +626,7 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk = san_sk(sk);
 	int flags = msg->msg_flags;
+	bool cancel = false;
 	size_t copied = 0;
 	long timeo;
 	int err = 0;
@@ -605,14 +662,19 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 				break;
 			}
 		}
-		err = san_may_sleep(timeo);
+		err = san_may_sleep(timeo, &cancel);
 		if (err)
 			break;
 		san_wait_tx(ssk, &timeo);
 	}
-	if (copied)
+	if (cancel && READ_ONCE(ssk->cancel_policy) == SAN_CANCEL_ABORT) {
+		/* Never restarted: the connection is gone. */
+		san_cancel_abort(ssk);
+		err = -EINTR;
+	} else if (copied) {
 		err = copied;
-	else if (err == -EPIPE)
+	}
+	if (err == -EPIPE)
 		err = sk_stream_error(sk, flags, err);
 	release_sock(sk);
 	return err;
@@ -624,6 +686,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk = san_sk(sk);
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	bool cancel = false;
 	size_t copied = 0;
 	long timeo;
 	int target, err = 0;
@@ -636,6 +699,10 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	lock_sock(sk);
 	if (sk->sk_state == TCP_LISTEN) {
 		err = -ENOTCONN;
+		goto out;
+	}
+	if (ssk->aborted) {
+		err = -ECONNABORTED;
 		goto out;
 	}
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
@@ -670,7 +737,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 				err = -ENOTCONN;
 			break;
 		}
-		err = san_may_sleep(timeo);
+		err = san_may_sleep(timeo, &cancel);
 		if (err)
 			break;
 		add_wait_queue(sk_sleep(sk), &wait);
@@ -682,8 +749,13 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			      &wait);
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}
-	if (copied)
+	if (cancel && READ_ONCE(ssk->cancel_policy) == SAN_CANCEL_ABORT) {
+		/* Never restarted: the connection is gone. */
+		san_cancel_abort(ssk);
+		err = -EINTR;
+	} else if (copied) {
 		err = copied;
+	}
 out:
 	release_sock(sk);
 	return err;
@@ -715,21 +787,36 @@ void san_listener_flush(struct san_sock *lsk)
 	}
 }
 
-/* Linger: wait for the FIN to be delivered.  Socket lock held. */
+/*
+ * Linger: wait for the FIN to be delivered.  Socket lock held.  Returns
+ * whether the close must be abortive: the linger time ran out, or a
+ * cancellation stopped it.  A signal that does not cancel (a stop) ends
+ * the wait too, but close() cannot restart: the data then goes on being
+ * delivered in the background, as without SO_LINGER.
+ */
 static bool san_linger(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 	long timeo = sk->sk_lingertime;
+	bool cancel = false;
+	int err = 0;
 
 	add_wait_queue(sk_sleep(sk), &wait);
-	while (timeo && !signal_pending(current) &&
-	       !ssk->prov->tx_done(ssk) && sk->sk_state == TCP_ESTABLISHED)
+	while (!ssk->prov->tx_done(ssk) && sk->sk_state == TCP_ESTABLISHED) {
+		err = san_may_sleep(timeo, &cancel);
+		if (err)
+			break;
 		sk_wait_event(sk, &timeo, ssk->prov->tx_done(ssk) ||
 			      READ_ONCE(sk->sk_state) != TCP_ESTABLISHED,
 			      &wait);
+	}
 	remove_wait_queue(sk_sleep(sk), &wait);
-	return ssk->prov->tx_done(ssk);
+	if (cancel)
+		return true;
+	if (err == -ERESTARTSYS)
+		return false;
+	return !ssk->prov->tx_done(ssk);
 }
 
 /**
@@ -763,7 +850,7 @@ int san_stream_release(struct socket *sock)
 		if (!abort) {
 			ssk->prov->shutdown_tx(ssk);
 			if (sock_flag(sk, SOCK_LINGER))
-				abort = !san_linger(ssk);
+				abort = san_linger(ssk);
 		}
 	} else if (sk->sk_state == TCP_CLOSE && !sk->sk_err) {
 		/* Ended gracefully: nothing left to abort. */
@@ -815,6 +902,16 @@ static int san_setsockopt(struct socket *sock, int level, int optname,
 			return -EINVAL;
 		WRITE_ONCE(ssk->keepidle, val);
 		return 0;
+	case SAN_CANCEL_POLICY:
+		if (val != SAN_CANCEL_ABORT && val != SAN_CANCEL_PRESERVE)
+			return -EINVAL;
+		WRITE_ONCE(ssk->cancel_policy, val);
+		return 0;
+	case SAN_CANCEL_TIMEOUT:
+		if (val < 0 || val > 600000)
+			return -EINVAL;
+		WRITE_ONCE(ssk->cancel_timeout_ms, val);
+		return 0;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -835,6 +932,12 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
 	switch (optname) {
 	case SAN_KEEPIDLE:
 		val = READ_ONCE(ssk->keepidle);
+		break;
+	case SAN_CANCEL_POLICY:
+		val = READ_ONCE(ssk->cancel_policy);
+		break;
+	case SAN_CANCEL_TIMEOUT:
+		val = READ_ONCE(ssk->cancel_timeout_ms);
 		break;
 	default:
 		return -ENOPROTOOPT;

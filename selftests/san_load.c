@@ -142,9 +142,9 @@ FIXTURE_SETUP(load)
 	self->family = san_family();
 	self->addr = getenv("SAN_SELF");
 	if (self->family < 0)
-		SKIP(return, "af_san is not loaded");
+		SAN_SETUP_SKIP("af_san is not loaded");
 	if (!self->addr)
-		SKIP(return, "SAN_SELF is not set: run in tools/testbox");
+		SAN_SETUP_SKIP("SAN_SELF is not set: run in tools/testbox");
 	ASSERT_EQ(NULL, san_wait_idle(10));
 }
 

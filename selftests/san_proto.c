@@ -19,6 +19,7 @@
 
 #include "kselftest_harness.h"
 #include "san_util.h"
+#include "san_kick.h"
 
 /* docs/wire.md */
 
@@ -206,9 +207,9 @@ FIXTURE_SETUP(proto)
 	self->family = san_family();
 	self->addr = getenv("SAN_SELF");
 	if (self->family < 0)
-		SKIP(return, "af_san is not loaded");
+		SAN_SETUP_SKIP("af_san is not loaded");
 	if (!self->addr)
-		SKIP(return, "SAN_SELF is not set: run in tools/testbox");
+		SAN_SETUP_SKIP("SAN_SELF is not set: run in tools/testbox");
 	ASSERT_EQ(NULL, san_wait_idle(10));
 }
 
@@ -405,6 +406,45 @@ TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 	ASSERT_NE(NULL, f);
 	fprintf(f, "%d\n", old);
 	fclose(f);
+}
+
+/*
+ * Cancellation of a lingering close (SPEC.md section 3): the deaf peer
+ * never acknowledges, so close() with SO_LINGER waits; a caught signal
+ * stops the wait, the connection is aborted at once (not after the FIN
+ * timeout), close() still returns 0 and the peer sees the disconnect.
+ */
+TEST_F(proto, lingering_close_cancelled_aborts)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 60 };
+	struct kicker k;
+	int p[2], fd, status;
+	uint16_t port;
+
+	ASSERT_EQ(0, pipe(p));
+	self->peer = fork();
+	ASSERT_GE(self->peer, 0);
+	if (self->peer == 0)
+		_exit(foreign_listener_mode(self->addr, 1, 0, 1, p[1]));
+	close(p[1]);
+	ASSERT_EQ(sizeof(port), read(p[0], &port, sizeof(port)));
+	close(p[0]);
+	fd = san_connect(self->family, self->addr, port);
+	ASSERT_GE(fd, 0) TH_LOG("connect: %s", strerror(errno));
+	ASSERT_EQ(0, setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	ASSERT_EQ(4, send(fd, "deaf", 4, 0));
+	catch_signal(SIGUSR1, SA_RESTART);
+	kick_me(&k, SYS_close, SYS_close, SIGUSR1, 100);
+	EXPECT_EQ(0, close(fd));
+	pthread_join(k.thread, NULL);
+	ASSERT_NE(0, k.sent_ms) TH_LOG("close() never lingered");
+	EXPECT_EQ(1, caught);
+	EXPECT_GE(bound_ms(100), now_ms() - k.sent_ms);
+	/* Aborted: everything goes at once, the peer sees the disconnect. */
+	EXPECT_EQ(NULL, san_wait_idle(bound_ms(1000) / 1000 + 1));
+	EXPECT_EQ(self->peer, waitpid(self->peer, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	signal(SIGUSR1, SIG_DFL);
 }
 
 TEST_HARNESS_MAIN

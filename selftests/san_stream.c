@@ -130,9 +130,9 @@ FIXTURE_SETUP(stream)
 	self->lsn = self->cli = self->srv = -1;
 	self->family = san_family();
 	if (self->family < 0)
-		SKIP(return, "af_san is not loaded");
+		SAN_SETUP_SKIP("af_san is not loaded");
 	if (!addr)
-		SKIP(return, "SAN_SELF (an address on an RDMA device) is not set: run in tools/testbox");
+		SAN_SETUP_SKIP("SAN_SELF (an address on an RDMA device) is not set: run in tools/testbox");
 	self->self_len = set_addr(&self->self, variant->ip, addr, 0);
 	ASSERT_GT(self->self_len, 0);
 	ASSERT_EQ(NULL, san_wait_idle(10));

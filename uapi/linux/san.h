@@ -31,4 +31,33 @@
  */
 #define SAN_KEEPIDLE	1
 
+/*
+ * SAN_CANCEL_POLICY: what a cancelled send() or recv() on the copy path
+ * does to the connection.  A call is cancelled when a signal the process
+ * catches (or a fatal one) arrives while it sleeps; stops, tracers and the
+ * freezer do not cancel, the call goes on.
+ *
+ * SAN_CANCEL_ABORT (default, the Windows Sockets Direct model): the call
+ * fails with EINTR (never restarted, even under SA_RESTART) and the
+ * connection is aborted: the peer sees ECONNRESET, and every later call
+ * but close() fails with ECONNABORTED (send() with EPIPE/SIGPIPE).
+ *
+ * SAN_CANCEL_PRESERVE (TCP's behaviour): the call returns the bytes it
+ * moved, or EINTR (restarted under SA_RESTART when the socket has no
+ * timeout); the connection is kept.
+ *
+ * A connect() is abandoned (its connection aborted) under both.
+ */
+#define SAN_CANCEL_POLICY	2
+#define SAN_CANCEL_ABORT	0
+#define SAN_CANCEL_PRESERVE	1
+
+/*
+ * SAN_CANCEL_TIMEOUT: milliseconds a cancelled call waits for an RDMA
+ * operation on its user buffer to finish before aborting the connection
+ * (1..600000); 0, the default, follows the sysctl
+ * net.san.cancel_timeout_ms (2000 unless changed).
+ */
+#define SAN_CANCEL_TIMEOUT	3
+
 #endif /* _UAPI_LINUX_SAN_H */

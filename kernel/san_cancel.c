@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The switch's cancellation rules (SPEC.md section 3, docs/design.md
+ * "Cancellation").  A blocking AF_SAN call is cancelled when a signal the
+ * process catches, or a fatal one, is pending while it sleeps.  Anything
+ * else that makes signal_pending() true (a job-control stop, a tracer, the
+ * freezer) is not a cancellation: the call returns -ERESTARTSYS, the
+ * signal code does its work, and the call restarts transparently.
+ *
+ * This file decides which of the two a pending signal is and holds the
+ * knobs: net.san.cancel_timeout_ms and the per-socket options.
+ */
+#include <linux/sched/signal.h>
+#include <linux/sysctl.h>
+#include <uapi/linux/san.h>
+
+#include "san.h"
+
+/* Default for SAN_CANCEL_TIMEOUT: how long a cancelled zero-copy call
+ * waits for the RDMA operation on its buffer before aborting.
+ */
+static int san_cancel_timeout_ms = 2000;
+static int san_cancel_timeout_max = 600000;
+
+static struct ctl_table san_sysctl_table[] = {
+	{
+		.procname = "cancel_timeout_ms",
+		.data = &san_cancel_timeout_ms,
+		.maxlen = sizeof(int),
+		.mode = 0644,
+		.proc_handler = proc_dointvec_minmax,
+		.extra1 = SYSCTL_ONE,
+		.extra2 = &san_cancel_timeout_max,
+	},
+	{ }
+};
+
+static struct ctl_table_header *san_sysctl_header;
+
+/**
+ * san_cancel_pending - whether the pending signals cancel a blocking call
+ *
+ * Context: process context, the calling thread.
+ * Return: true if a fatal signal is pending, or an unblocked pending
+ * signal has a handler; false when only stops, tracer or freezer wakeups
+ * (or nothing) are pending.
+ */
+bool san_cancel_pending(void)
+{
+	struct task_struct *t = current;
+	struct sighand_struct *sh;
+	struct k_sigaction *ka;
+	sigset_t pending;
+	bool cancel = false;
+	int sig;
+
+	if (fatal_signal_pending(t))
+		return true;
+	/* Only the thread itself (exec) replaces its sighand. */
+	sh = rcu_dereference_protected(t->sighand, 1);
+	spin_lock_irq(&sh->siglock);
+	sigorsets(&pending, &t->pending.signal,
+		  &t->signal->shared_pending.signal);
+	sigandnsets(&pending, &pending, &t->blocked);
+	for (sig = 1; sig <= _NSIG && !cancel; sig++) {
+		if (!sigismember(&pending, sig))
+			continue;
+		ka = &sh->action[sig - 1];
+		cancel = ka->sa.sa_handler != SIG_DFL &&
+			 ka->sa.sa_handler != SIG_IGN;
+	}
+	spin_unlock_irq(&sh->siglock);
+	return cancel;
+}
+
+/**
+ * san_cancel_timeout - how long a cancelled zero-copy call may wait
+ * @ssk: the socket
+ *
+ * Return: SAN_CANCEL_TIMEOUT of the socket, or net.san.cancel_timeout_ms,
+ * in jiffies.
+ */
+long san_cancel_timeout(const struct san_sock *ssk)
+{
+	int ms = READ_ONCE(ssk->cancel_timeout_ms);
+
+	if (!ms)
+		ms = READ_ONCE(san_cancel_timeout_ms);
+	return msecs_to_jiffies(ms);
+}
+
+int san_cancel_init(void)
+{
+	san_sysctl_header = register_sysctl("net/san", san_sysctl_table);
+	return san_sysctl_header ? 0 : -ENOMEM;
+}
+
+void san_cancel_exit(void)
+{
+	unregister_sysctl_table(san_sysctl_header);
+}
