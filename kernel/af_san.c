@@ -99,6 +99,7 @@ struct san_sock *san_child_alloc(struct san_sock *lsk)
 	child->keepidle = READ_ONCE(lsk->keepidle);
 	child->cancel_policy = READ_ONCE(lsk->cancel_policy);
 	child->cancel_timeout_ms = READ_ONCE(lsk->cancel_timeout_ms);
+	child->zcopy_threshold = READ_ONCE(lsk->zcopy_threshold);
 	sock_hold(&lsk->sk);
 	child->parent = lsk;
 	san_set_state(child, TCP_SYN_RECV);

@@ -30,6 +30,7 @@
  * @keepidle: SAN_KEEPIDLE in seconds, 0 for net.ipv4.tcp_keepalive_time
  * @cancel_policy: SAN_CANCEL_POLICY (SAN_CANCEL_ABORT, SAN_CANCEL_PRESERVE)
  * @cancel_timeout_ms: SAN_CANCEL_TIMEOUT, 0 for net.san.cancel_timeout_ms
+ * @zcopy_threshold: SAN_ZCOPY_THRESHOLD, 0 for net.san.zcopy_threshold
  * @aborted: a cancellation tore the connection down: every call but
  *	close() fails with ECONNABORTED from then on.  Socket lock.
  */
@@ -46,6 +47,7 @@ struct san_sock {
 	int keepidle;
 	int cancel_policy;
 	int cancel_timeout_ms;
+	int zcopy_threshold;
 	bool aborted;
 };
 
@@ -62,6 +64,7 @@ extern int san_family;
 /* san_cancel.c: which signals cancel, and the cancel timeout. */
 bool san_cancel_pending(void);
 long san_cancel_timeout(const struct san_sock *ssk);
+u32 san_zcopy_threshold(const struct san_sock *ssk);
 int san_cancel_init(void);
 void san_cancel_exit(void);
 
@@ -70,6 +73,10 @@ void san_cancel_exit(void);
  * @conns: provider connections (including listeners)
  * @qps: queue pairs; @cqs: completion queues; @pds: protection domains
  * @bufs: DMA-mapped kernel buffers
+ * @pinned: user pages pinned for zero-copy right now
+ * @zc_sends: zero-copy exposures made since load (SRC_AVAIL sent)
+ * @zc_reads: zero-copy reads made since load, straight into user pages
+ * @zc_bounced: zero-copy reads made through a kernel buffer since load
  */
 struct san_stats {
 	atomic_t conns;
@@ -77,6 +84,10 @@ struct san_stats {
 	atomic_t cqs;
 	atomic_t pds;
 	atomic_t bufs;
+	atomic_t pinned;
+	atomic_t zc_sends;
+	atomic_t zc_reads;
+	atomic_t zc_bounced;
 };
 
 extern struct san_stats san_stats;
@@ -94,6 +105,7 @@ void san_conn_error(struct san_sock *ssk, int err);
 void san_peer_fin(struct san_sock *ssk);
 void san_wake_rx(struct san_sock *ssk);
 void san_wake_tx(struct san_sock *ssk);
+void san_wake_zc(struct san_sock *ssk);
 
 int san_addr_from_user(struct sockaddr *uaddr, int len,
 		       struct sockaddr_storage *out);

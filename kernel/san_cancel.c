@@ -8,7 +8,8 @@
  * signal code does its work, and the call restarts transparently.
  *
  * This file decides which of the two a pending signal is and holds the
- * knobs: net.san.cancel_timeout_ms and the per-socket options.
+ * knobs: net.san.cancel_timeout_ms, net.san.zcopy_threshold and the
+ * per-socket options.
  */
 #include <linux/sched/signal.h>
 #include <linux/sysctl.h>
@@ -22,6 +23,11 @@
 static int san_cancel_timeout_ms = 2000;
 static int san_cancel_timeout_max = 600000;
 
+/* Default for SAN_ZCOPY_THRESHOLD: transfers of this many bytes or more
+ * go zero-copy; 0 turns zero-copy off.
+ */
+static int san_zcopy_threshold_bytes = 65536;
+
 static struct ctl_table san_sysctl_table[] = {
 	{
 		.procname = "cancel_timeout_ms",
@@ -31,6 +37,15 @@ static struct ctl_table san_sysctl_table[] = {
 		.proc_handler = proc_dointvec_minmax,
 		.extra1 = SYSCTL_ONE,
 		.extra2 = &san_cancel_timeout_max,
+	},
+	{
+		.procname = "zcopy_threshold",
+		.data = &san_zcopy_threshold_bytes,
+		.maxlen = sizeof(int),
+		.mode = 0644,
+		.proc_handler = proc_dointvec_minmax,
+		.extra1 = SYSCTL_ZERO,
+		.extra2 = SYSCTL_INT_MAX,
 	},
 	{ }
 };
@@ -87,6 +102,22 @@ long san_cancel_timeout(const struct san_sock *ssk)
 	if (!ms)
 		ms = READ_ONCE(san_cancel_timeout_ms);
 	return msecs_to_jiffies(ms);
+}
+
+/**
+ * san_zcopy_threshold - the smallest transfer that goes zero-copy
+ * @ssk: the socket
+ *
+ * Return: SAN_ZCOPY_THRESHOLD of the socket, or net.san.zcopy_threshold;
+ * U32_MAX when zero-copy is off.
+ */
+u32 san_zcopy_threshold(const struct san_sock *ssk)
+{
+	int bytes = READ_ONCE(ssk->zcopy_threshold);
+
+	if (!bytes)
+		bytes = READ_ONCE(san_zcopy_threshold_bytes);
+	return bytes > 0 ? bytes : U32_MAX;
 }
 
 int san_cancel_init(void)

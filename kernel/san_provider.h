@@ -25,6 +25,24 @@ struct san_sock;
 struct msghdr;
 
 /**
+ * struct san_zc - one zero-copy transfer, owned by the switch's call
+ * @busy: the device may still access the call's user buffer, or a remote
+ *	key exposing it may still work.  Set by &san_provider.zc_send or
+ *	&san_provider.zc_recv; cleared by the provider (any context) once the
+ *	operation finished or was flushed, followed by a wakeup of the
+ *	socket.  The switch never returns while it is set.
+ * @len: bytes the transfer covers
+ * @err: positive errno when it failed (set before @busy is cleared)
+ * @priv: the provider's state for it
+ */
+struct san_zc {
+	bool busy;
+	u32 len;
+	int err;
+	void *priv;
+};
+
+/**
  * struct san_provider - one way of carrying AF_SAN connections
  * @name: short name, used in log messages and statistics
  * @init: module-wide setup, at module load before the family is
@@ -54,6 +72,24 @@ struct msghdr;
  *	@shutdown_tx was called, reached the peer.  Any context.
  * @getname: fill @addr with the local (@peer false) or remote address.
  *	Returns the address length or a negative errno.
+ * @zc_send: zero-copy send: expose up to @len bytes at the head of
+ *	@msg to the peer and return at once.  0: started, @zc is busy until
+ *	the peer has read them; -EAGAIN: not now (no credit); -EOPNOTSUPP:
+ *	use @sendmsg (the peer or the buffer cannot do zero-copy).
+ *	Optional.
+ * @zc_recv: the stream's next bytes were sent zero-copy: start reading
+ *	up to @len of them into @msg (pinned, or through a bounce buffer
+ *	when @msg cannot be pinned or @len is below the zero-copy
+ *	threshold) and return at once.  0: started, @zc is busy until the
+ *	data is in place; -EAGAIN: the next bytes are not zero-copy ones
+ *	(use @recvmsg).  Optional.
+ * @zc_end: release everything of a transfer whose @zc is no longer busy
+ *	(remote key invalidated, pages unpinned).  Returns the bytes moved,
+ *	or a negative errno.
+ * @abort: reset the connection now (the peer sees a reset) and flush
+ *	every outstanding operation: each busy &san_zc stops being busy
+ *	once the device can no longer touch its buffer.  The connection
+ *	stays the switch's until @close.  Non-blocking.
  * @close: the switch lets go of the connection: gracefully (@abort false:
  *	deliver what was taken, end the stream, then release) or abortively
  *	(the peer sees a reset at once).  Never fails; the provider releases
@@ -78,6 +114,12 @@ struct san_provider {
 	bool (*tx_done)(struct san_sock *ssk);
 	int (*getname)(struct san_sock *ssk, struct sockaddr_storage *addr,
 		       bool peer);
+	int (*zc_send)(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		       struct san_zc *zc);
+	int (*zc_recv)(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		       int flags, struct san_zc *zc);
+	int (*zc_end)(struct san_sock *ssk, struct san_zc *zc);
+	void (*abort)(struct san_sock *ssk);
 	void (*close)(struct san_sock *ssk, bool abort);
 };
 

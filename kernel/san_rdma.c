@@ -119,8 +119,16 @@ static void san_rdma_abort_work(struct work_struct *work)
 					      abort_work);
 
 	mutex_lock(&conn->cm_mutex);
-	if (!conn->dying && conn->id)
+	if (!conn->dying && conn->id) {
+		/*
+		 * The QP is in error once this returns: the peer can no
+		 * longer read what we exposed, and our READs are flushed.
+		 */
 		rdma_disconnect(conn->id);
+		san_rdma_zc_flush(conn);
+		if (conn->qp)
+			ib_drain_qp(conn->qp);
+	}
 	mutex_unlock(&conn->cm_mutex);
 }
 
@@ -236,10 +244,15 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	struct sock *sk = &conn->ssk->sk;
 	struct ib_device *dev = conn->id->device;
 	struct ib_qp_init_attr attr = {};
+	u32 send_sge, zc_wrs;
 	int err;
 
 	conn->rbuf_count = san_rdma_buf_count(READ_ONCE(sk->sk_rcvbuf));
 	conn->tbuf_count = san_rdma_buf_count(READ_ONCE(sk->sk_sndbuf));
+	/* Zero-copy READs gather into up to 16 pieces each. */
+	send_sge = clamp_t(u32, dev->attrs.max_send_sge, 1, 16);
+	conn->sge_rd = clamp_t(u32, dev->attrs.max_sge_rd, 1, send_sge);
+	zc_wrs = san_rdma_zc_send_wrs(conn->sge_rd);
 
 	conn->pd = ib_alloc_pd(dev, 0);
 	if (IS_ERR(conn->pd)) {
@@ -250,8 +263,8 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	atomic_inc(&san_stats.pds);
 	/* +1 each for the drain work requests of ib_drain_qp(). */
 	conn->cq = ib_alloc_cq(dev, conn,
-			       conn->rbuf_count + conn->tbuf_count + 2, 0,
-			       IB_POLL_SOFTIRQ);
+			       conn->rbuf_count + conn->tbuf_count + zc_wrs + 2,
+			       0, IB_POLL_SOFTIRQ);
 	if (IS_ERR(conn->cq)) {
 		err = PTR_ERR(conn->cq);
 		conn->cq = NULL;
@@ -261,9 +274,9 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	attr.qp_context = conn;
 	attr.send_cq = conn->cq;
 	attr.recv_cq = conn->cq;
-	attr.cap.max_send_wr = conn->tbuf_count + 1;
+	attr.cap.max_send_wr = conn->tbuf_count + zc_wrs + 1;
 	attr.cap.max_recv_wr = conn->rbuf_count + 1;
-	attr.cap.max_send_sge = 1;
+	attr.cap.max_send_sge = send_sge;
 	attr.cap.max_recv_sge = 1;
 	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
 	attr.qp_type = IB_QPT_RC;
@@ -293,7 +306,7 @@ static void san_rdma_hello(struct san_rconn *conn, struct san_hello *h)
 {
 	h->magic = cpu_to_be32(SAN_WIRE_MAGIC);
 	h->version = cpu_to_be16(SAN_WIRE_VERSION);
-	h->flags = 0;
+	h->flags = cpu_to_be16(SAN_HELLO_ZCOPY);
 	h->rbuf_count = cpu_to_be32(conn->rbuf_count);
 	h->rbuf_size = cpu_to_be32(SAN_BUF_SIZE);
 }
@@ -307,7 +320,8 @@ static int san_rdma_hello_check(struct san_rconn *conn, const void *data,
 
 	if (!data || len < sizeof(*h) ||
 	    be32_to_cpu(h->magic) != SAN_WIRE_MAGIC ||
-	    be16_to_cpu(h->version) != SAN_WIRE_VERSION || h->flags ||
+	    be16_to_cpu(h->version) != SAN_WIRE_VERSION ||
+	    (be16_to_cpu(h->flags) & ~SAN_HELLO_FLAGS) ||
 	    be32_to_cpu(h->rbuf_size) != SAN_BUF_SIZE)
 		return SAN_REJ_VERSION;
 	count = be32_to_cpu(h->rbuf_count);
@@ -315,6 +329,7 @@ static int san_rdma_hello_check(struct san_rconn *conn, const void *data,
 		return SAN_REJ_VERSION;
 	spin_lock_bh(&conn->lock);
 	conn->peer_rbuf_count = count;
+	conn->peer_zcopy = be16_to_cpu(h->flags) & SAN_HELLO_ZCOPY;
 	/* Messages may have returned credits before we got here: add. */
 	conn->credits += count;
 	spin_unlock_bh(&conn->lock);
@@ -332,6 +347,11 @@ static void san_rdma_conn_param(struct san_rconn *conn,
 	p->retry_count = 6;
 	p->rnr_retry_count = 7;
 	p->flow_control = 1;
+	/* RDMA READs in flight each way (zero-copy); 0 forbids them. */
+	p->responder_resources = min_t(u32, SAN_RD_ATOMIC,
+				       conn->id->device->attrs.max_qp_rd_atom);
+	p->initiator_depth = min_t(u32, SAN_RD_ATOMIC,
+				   conn->id->device->attrs.max_qp_init_rd_atom);
 }
 
 /* Undo a child connection whose id rdma_cm destroys on our return. */
@@ -390,6 +410,11 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 		goto reject_child;
 	child->conn = conn;
 	san_rdma_conn_param(conn, &param, &hello);
+	/* No more than the connecting side can take or will ask. */
+	param.responder_resources = min(param.responder_resources,
+					ev->param.conn.initiator_depth);
+	param.initiator_depth = min(param.initiator_depth,
+				    ev->param.conn.responder_resources);
 	if (rdma_accept(id, &param)) {
 		san_rdma_child_undo(conn, child);
 		return -ECONNREFUSED;
@@ -486,6 +511,7 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		 */
 		if (conn->qp)
 			ib_drain_qp(conn->qp);
+		san_rdma_zc_flush(conn);
 		if (READ_ONCE(conn->fin_rcvd))
 			san_conn_error(ssk, 0);
 		else
@@ -501,6 +527,9 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		pr_debug("af_san: cm id %p: connection error %d\n", conn->id,
 			 err);
 		san_conn_error(ssk, err);
+		/* Flush what is in flight, zero-copy buffers included. */
+		if (conn->qp)
+			queue_work(san_rdma_wq, &conn->abort_work);
 	}
 	/* An orphaned connection that ended is freed now. */
 	if ((err || ev->event == RDMA_CM_EVENT_DISCONNECTED) &&
@@ -596,6 +625,15 @@ static int san_rdma_getname(struct san_sock *ssk,
 					   sizeof(struct sockaddr_in);
 }
 
+/* Reset now; the connection stays the socket's until close. */
+static void san_rdma_abort(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	if (conn)
+		queue_work(san_rdma_wq, &conn->abort_work);
+}
+
 static void san_rdma_close(struct san_sock *ssk, bool abort)
 {
 	struct san_rconn *conn = ssk->conn;
@@ -663,5 +701,9 @@ const struct san_provider san_rdma_provider = {
 	.shutdown_tx = san_rdma_shutdown_tx,
 	.tx_done = san_rdma_tx_done,
 	.getname = san_rdma_getname,
+	.zc_send = san_rdma_zc_send,
+	.zc_recv = san_rdma_zc_recv,
+	.zc_end = san_rdma_zc_end,
+	.abort = san_rdma_abort,
 	.close = san_rdma_close,
 };

@@ -23,6 +23,9 @@
 #define SAN_BUF_MAX		128
 #define SAN_PAYLOAD_MAX		(SAN_BUF_SIZE - sizeof(struct san_msg_hdr))
 
+/* RDMA READs a connection may have in flight in each direction. */
+#define SAN_RD_ATOMIC		4
+
 /* rdma_cm address and route resolution limit, in ms. */
 #define SAN_RESOLVE_TIMEOUT_MS	2000
 
@@ -33,6 +36,7 @@
  * @data: kernel address; @dma: its DMA address
  * @len: payload bytes received in it
  * @off: payload bytes already read
+ * @zc: it holds a SRC_AVAIL: @len stream bytes wait in the peer's memory
  * @node: entry in &san_rconn.rx_filled while it holds unread data
  */
 struct san_rbuf {
@@ -42,6 +46,7 @@ struct san_rbuf {
 	u64 dma;
 	u32 len;
 	u32 off;
+	bool zc;
 	struct list_head node;
 };
 
@@ -87,6 +92,13 @@ struct san_tbuf {
  * @peer_rbuf_count: the peer's receive buffers, from its hello
  * @fin_pending: our FIN waits for a credit; @fin_sent, @fin_acked: it was
  *	posted, completed; @fin_rcvd: the peer's FIN arrived
+ * @peer_zcopy: the peer's hello offered zero-copy (SAN_HELLO_ZCOPY)
+ * @sge_rd: scatter entries per RDMA READ work request
+ * @zc_tx: our exposed zero-copy send, until the peer read all of it
+ * @zc_rx: our RDMA READ in flight for a zero-copy receive
+ * @rd_done: bytes read of the peer's SRC_AVAIL, to report in RD_DONE
+ * @credit_now: return credits without waiting for half the buffers
+ *	(a RD_DONE came: the peer may need them to send the next one)
  * @last_rx: jiffies of the last message received (keepalive)
  * @ka_work: keepalive: probes an idle connection with SO_KEEPALIVE
  * @fin_work: a graceful close that could not end within
@@ -123,6 +135,12 @@ struct san_rconn {
 	bool fin_sent;
 	bool fin_acked;
 	bool fin_rcvd;
+	bool peer_zcopy;
+	u32 sge_rd;
+	struct san_zc_op *zc_tx;
+	struct san_zc_op *zc_rx;
+	u32 rd_done;
+	bool credit_now;
 	unsigned long last_rx;
 	struct delayed_work ka_work;
 	struct delayed_work fin_work;
@@ -152,5 +170,24 @@ bool san_rdma_tx_done(struct san_sock *ssk);
 
 /* san_rdma.c */
 void san_rdma_queue_teardown(struct san_rconn *conn);
+
+/* san_rdma_zc.c: zero-copy (SRC_AVAIL, RDMA READ, RD_DONE). */
+struct san_zc_op;
+/* Send work requests a connection keeps for zero-copy. */
+u32 san_rdma_zc_send_wrs(u32 sge_rd);
+bool san_rdma_zc_src_avail(struct san_rconn *conn, struct san_rbuf *rb);
+bool san_rdma_zc_rd_done(struct san_rconn *conn, const void *payload);
+void san_rdma_zc_flush(struct san_rconn *conn);
+int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		     struct san_zc *zc);
+int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		     int flags, struct san_zc *zc);
+int san_rdma_zc_end(struct san_sock *ssk, struct san_zc *zc);
+/* san_rdma_data.c, for san_rdma_zc.c */
+struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type);
+void san_rdma_tx_put_back(struct san_rconn *conn, struct san_tbuf *tb);
+int san_rdma_post_send_chain(struct san_rconn *conn, struct san_tbuf *tb,
+			     struct ib_send_wr *first);
+int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb);
 
 #endif /* _SAN_RDMA_H */

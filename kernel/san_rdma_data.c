@@ -111,7 +111,7 @@ void san_rdma_buffers_free(struct san_rconn *conn)
 	INIT_LIST_HEAD(&conn->tx_free);
 }
 
-static int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
+int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
 {
 	struct ib_sge sge = {
 		.addr = rb->dma,
@@ -126,6 +126,7 @@ static int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
 
 	rb->len = 0;
 	rb->off = 0;
+	rb->zc = false;
 	return ib_post_recv(conn->id->qp, &wr, NULL);
 }
 
@@ -144,12 +145,12 @@ int san_rdma_post_all_recvs(struct san_rconn *conn)
 
 /*
  * Take a send buffer and a credit for a message of @type, with the credits
- * to return in its header.  DATA leaves the last credit and the last
- * buffer to control messages.
+ * to return in its header.  DATA and SRC_AVAIL leave the last credit and
+ * the last buffer to control messages.
  */
-static struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
+struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
 {
-	u32 need = type == SAN_MSG_DATA ? 2 : 1;
+	u32 need = type == SAN_MSG_DATA || type == SAN_MSG_SRC_AVAIL ? 2 : 1;
 	struct san_msg_hdr *hdr;
 	struct san_tbuf *tb;
 
@@ -173,7 +174,7 @@ static struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
 }
 
 /* Undo san_rdma_tx_get() for a message that was never posted. */
-static void san_rdma_tx_put_back(struct san_rconn *conn, struct san_tbuf *tb)
+void san_rdma_tx_put_back(struct san_rconn *conn, struct san_tbuf *tb)
 {
 	struct san_msg_hdr *hdr = tb->data;
 
@@ -184,7 +185,12 @@ static void san_rdma_tx_put_back(struct san_rconn *conn, struct san_tbuf *tb)
 	conn->tx_free_count++;
 }
 
-static int san_rdma_post_send(struct san_rconn *conn, struct san_tbuf *tb)
+/*
+ * Post the message in @tb, after the work requests from @first (NULL for
+ * none) whose last one links to nothing yet.
+ */
+int san_rdma_post_send_chain(struct san_rconn *conn, struct san_tbuf *tb,
+			     struct ib_send_wr *first)
 {
 	struct ib_device *dev = conn->id->device;
 	struct san_msg_hdr *hdr = tb->data;
@@ -201,9 +207,21 @@ static int san_rdma_post_send(struct san_rconn *conn, struct san_tbuf *tb)
 		.send_flags = IB_SEND_SIGNALED,
 	};
 
+	struct ib_send_wr *last;
+
 	hdr->len = cpu_to_be32(tb->len);
 	ib_dma_sync_single_for_device(dev, tb->dma, sge.length, DMA_TO_DEVICE);
-	return ib_post_send(conn->qp, &wr, NULL);
+	if (!first)
+		return ib_post_send(conn->qp, &wr, NULL);
+	for (last = first; last->next; last = last->next)
+		;
+	last->next = &wr;
+	return ib_post_send(conn->qp, first, NULL);
+}
+
+static int san_rdma_post_send(struct san_rconn *conn, struct san_tbuf *tb)
+{
+	return san_rdma_post_send_chain(conn, tb, NULL);
 }
 
 /**
@@ -217,6 +235,23 @@ void san_rdma_tx_control(struct san_rconn *conn)
 	struct san_tbuf *tb;
 
 	lockdep_assert_held(&conn->lock);
+	if (conn->rd_done) {
+		struct san_rd_done *rd;
+
+		tb = san_rdma_tx_get(conn, SAN_MSG_RD_DONE);
+		if (!tb)
+			return;
+		rd = tb->data + sizeof(struct san_msg_hdr);
+		rd->len = cpu_to_be32(conn->rd_done);
+		tb->len = sizeof(*rd);
+		conn->tx_bytes += tb->len;
+		if (san_rdma_post_send(conn, tb)) {
+			conn->tx_bytes -= tb->len;
+			san_rdma_tx_put_back(conn, tb);
+			return;
+		}
+		conn->rd_done = 0;
+	}
 	if (conn->fin_pending) {
 		tb = san_rdma_tx_get(conn, SAN_MSG_FIN);
 		if (!tb)
@@ -233,12 +268,15 @@ void san_rdma_tx_control(struct san_rconn *conn)
 	 * Return credits without data once half the buffers wait: the peer
 	 * is then never left waiting for credits we hold.
 	 */
-	if (conn->to_return && conn->to_return >= conn->rbuf_count / 2) {
+	if (conn->to_return && (conn->to_return >= conn->rbuf_count / 2 ||
+				conn->credit_now)) {
 		tb = san_rdma_tx_get(conn, SAN_MSG_CREDIT);
 		if (!tb)
 			return;
 		if (san_rdma_post_send(conn, tb))
 			san_rdma_tx_put_back(conn, tb);
+		else
+			conn->credit_now = false;
 	}
 }
 
@@ -293,6 +331,10 @@ static bool san_rdma_hdr_valid(struct san_rconn *conn,
 		return len == 0;
 	case SAN_MSG_FIN:
 		return len == 0 && !conn->fin_rcvd;
+	case SAN_MSG_SRC_AVAIL:
+		return len == sizeof(struct san_src_avail) && !conn->fin_rcvd;
+	case SAN_MSG_RD_DONE:
+		return len == sizeof(struct san_rd_done);
 	default:
 		return false;
 	}
@@ -316,13 +358,8 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	WRITE_ONCE(conn->last_rx, jiffies);
 	spin_lock_bh(&conn->lock);
-	if (!san_rdma_hdr_valid(conn, hdr, wc->byte_len)) {
-		spin_unlock_bh(&conn->lock);
-		pr_warn_ratelimited("af_san: peer broke the protocol (type %u len %u), resetting\n",
-				    hdr->type, wc->byte_len);
-		san_rdma_fail(conn, ECONNRESET);
-		return;
-	}
+	if (!san_rdma_hdr_valid(conn, hdr, wc->byte_len))
+		goto violation;
 	conn->credits += be16_to_cpu(hdr->credits);
 	switch (hdr->type) {
 	case SAN_MSG_DATA:
@@ -331,6 +368,19 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 		list_add_tail(&rb->node, &conn->rx_filled);
 		conn->rx_bytes += rb->len;
 		data = true;
+		break;
+	case SAN_MSG_SRC_AVAIL:
+		if (!san_rdma_zc_src_avail(conn, rb))
+			goto violation;
+		data = true;
+		break;
+	case SAN_MSG_RD_DONE:
+		if (!san_rdma_zc_rd_done(conn, hdr + 1))
+			goto violation;
+		/* The buffer goes straight back, its credit at once. */
+		if (!conn->dying && !san_rdma_post_recv(conn, rb))
+			conn->to_return++;
+		conn->credit_now = true;
 		break;
 	case SAN_MSG_FIN:
 		conn->fin_rcvd = true;
@@ -350,6 +400,13 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 	if (data)
 		san_wake_rx(conn->ssk);
 	san_wake_tx(conn->ssk);
+	return;
+
+violation:
+	spin_unlock_bh(&conn->lock);
+	pr_warn_ratelimited("af_san: peer broke the protocol (type %u len %u), resetting\n",
+			    hdr->type, wc->byte_len);
+	san_rdma_fail(conn, ECONNRESET);
 }
 
 static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
@@ -448,16 +505,22 @@ int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 			break;
 		}
 		rb = list_first_entry(&conn->rx_filled, struct san_rbuf, node);
+		if (rb->zc) {
+			/* Bytes in the peer's memory: san_rdma_zc_recv(). */
+			spin_unlock_bh(&conn->lock);
+			break;
+		}
 		if (peek) {
 			/* Skip the buffers already peeked at in this call. */
 			u32 skip = peek_off;
 
 			list_for_each_entry(rb, &conn->rx_filled, node) {
-				if (skip < rb->len - rb->off)
+				if (rb->zc || skip < rb->len - rb->off)
 					break;
 				skip -= rb->len - rb->off;
 			}
-			if (list_entry_is_head(rb, &conn->rx_filled, node)) {
+			if (list_entry_is_head(rb, &conn->rx_filled, node) ||
+			    rb->zc) {
 				spin_unlock_bh(&conn->lock);
 				break;
 			}

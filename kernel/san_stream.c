@@ -151,6 +151,27 @@ void san_wake_tx(struct san_sock *ssk)
 }
 
 /**
+ * san_wake_zc - a zero-copy transfer is no longer busy
+ * @ssk: the socket
+ *
+ * Wakes every sleeper of the socket, including a call waiting
+ * uninterruptibly for its transfer (the sk_* callbacks wake only
+ * interruptible sleepers).
+ *
+ * Context: any.
+ */
+void san_wake_zc(struct san_sock *ssk)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(ssk->sk.sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_all(&wq->wait);
+	rcu_read_unlock();
+}
+
+/**
  * san_addr_from_user - check a user's address as TCP does
  * @uaddr: the address
  * @len: its length
@@ -287,22 +308,54 @@ static void san_conn_put(struct san_sock *ssk)
 }
 
 /*
- * A cancellation tears the connection down (socket lock held): the
- * provider's connection is closed abortively, so the peer sees a reset
- * and its resources go at once; the socket stays closed, and every call
- * but close() fails with ECONNABORTED from now on.
+ * A cancellation tears the connection down (socket lock held): the peer
+ * sees a reset; the socket stays closed, and every call but close() fails
+ * with ECONNABORTED from now on.  An attempt to connect is handed back to
+ * the provider, whose resources go at once; an established connection is
+ * reset with &san_provider.abort, which flushes what another thread may
+ * still have in flight, and handed back at close().
  */
 static void san_cancel_abort(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
 
 	ssk->aborted = true;
-	san_conn_put(ssk);
+	if (sk->sk_state == TCP_ESTABLISHED && ssk->conn && ssk->prov->abort)
+		ssk->prov->abort(ssk);
+	else
+		san_conn_put(ssk);
 	WRITE_ONCE(sk->sk_err, ECONNABORTED);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	san_set_state(ssk, TCP_CLOSE);
 	sk_error_report(sk);
 	sk->sk_state_change(sk);
+}
+
+/*
+ * What a send or receive returns (socket lock held), by the table of
+ * docs/design.md: @cancel, a cancellation came; @zc_cancel, it came while
+ * a zero-copy transfer was in flight, which finished unless @killed (the
+ * cancel timeout ran out and the connection was reset).
+ */
+static int san_cancel_result(struct san_sock *ssk, bool cancel,
+			     bool zc_cancel, bool killed, size_t copied,
+			     int err)
+{
+	bool abort = READ_ONCE(ssk->cancel_policy) == SAN_CANCEL_ABORT;
+
+	if (killed) {
+		san_cancel_abort(ssk);
+		return -EINTR;
+	}
+	if (cancel && abort) {
+		/* Never restarted: the connection is gone. */
+		san_cancel_abort(ssk);
+		/* A finished zero-copy transfer reports what it moved. */
+		return zc_cancel && copied ? copied : -EINTR;
+	}
+	if (copied)
+		return copied;
+	return err;
 }
 
 static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
@@ -604,6 +657,69 @@ out:
 	return err;
 }
 
+/*
+ * Wait until @zc is no longer busy: the device is done with the call's
+ * user buffer.  Socket lock held.  A cancellation (*@cancel set) while it
+ * waits gives the transfer the cancel timeout to finish; after that the
+ * connection is reset, which flushes the transfer, and the wait goes on
+ * until the flush is through (*@killed set).  The call cannot return
+ * before: stops and freezing wait too (TASK_IDLE, looking every 100 ms
+ * for a cancellation).
+ */
+static void san_zc_wait(struct san_sock *ssk, struct san_zc *zc,
+			bool *cancel, bool *killed)
+{
+	struct sock *sk = &ssk->sk;
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	long left = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	/* Pairs with the provider's release of @busy: its state is final. */
+	while (smp_load_acquire(&zc->busy)) {
+		bool pending = signal_pending(current);
+
+		if (pending && !*cancel && san_cancel_pending()) {
+			*cancel = true;
+			left = san_cancel_timeout(ssk);
+		}
+		if (*cancel && !left && !*killed) {
+			*killed = true;
+			ssk->prov->abort(ssk);
+		}
+		release_sock(sk);
+		if (!pending)
+			wait_woken(&wait, TASK_INTERRUPTIBLE,
+				   MAX_SCHEDULE_TIMEOUT);
+		else if (*cancel && !*killed)
+			left = wait_woken(&wait, TASK_IDLE, left);
+		else
+			wait_woken(&wait, TASK_IDLE, HZ / 10);
+		lock_sock(sk);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+}
+
+/*
+ * One zero-copy transfer of a call: start it, wait for the device to be
+ * done with the buffer, release it.  Returns the bytes moved, -EAGAIN or
+ * -EOPNOTSUPP when it did not start, or a negative errno.
+ */
+static int san_zc_run(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		      int flags, bool send, bool *cancel, bool *killed)
+{
+	struct san_zc zc = {};
+	int n;
+
+	if (send)
+		n = ssk->prov->zc_send(ssk, msg, len, &zc);
+	else
+		n = ssk->prov->zc_recv(ssk, msg, len, flags, &zc);
+	if (n)
+		return n;
+	san_zc_wait(ssk, &zc, cancel, killed);
+	return ssk->prov->zc_end(ssk, &zc);
+}
+
 /* Wait until the connection can take data; socket lock held. */
 static int san_wait_tx(struct san_sock *ssk, long *timeo)
 {
@@ -626,7 +742,7 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk = san_sk(sk);
 	int flags = msg->msg_flags;
-	bool cancel = false;
+	bool cancel = false, killed = false, zc_cancel = false;
 	size_t copied = 0;
 	long timeo;
 	int err = 0;
@@ -652,10 +768,28 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		if (sk->sk_state == TCP_ESTABLISHED && ssk->conn) {
 			if (!len)
 				break;
-			n = ssk->prov->sendmsg(ssk, msg, len - copied);
+			n = -EOPNOTSUPP;
+			/*
+			 * Zero-copy only when the call may wait for the peer
+			 * to read: no timeout can end it while exposed.
+			 */
+			if (ssk->prov->zc_send && timeo == MAX_SCHEDULE_TIMEOUT &&
+			    len - copied >= san_zcopy_threshold(ssk)) {
+				n = san_zc_run(ssk, msg, len - copied, 0, true,
+					       &cancel, &killed);
+				zc_cancel = cancel;
+			}
+			if (n == -EOPNOTSUPP)
+				n = ssk->prov->sendmsg(ssk, msg, len - copied);
 			if (n > 0) {
 				copied += n;
+				if (cancel)
+					break;
 				continue;
+			}
+			if (cancel) {
+				err = n;
+				break;
 			}
 			if (n != -EAGAIN) {
 				err = n;
@@ -667,13 +801,7 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			break;
 		san_wait_tx(ssk, &timeo);
 	}
-	if (cancel && READ_ONCE(ssk->cancel_policy) == SAN_CANCEL_ABORT) {
-		/* Never restarted: the connection is gone. */
-		san_cancel_abort(ssk);
-		err = -EINTR;
-	} else if (copied) {
-		err = copied;
-	}
+	err = san_cancel_result(ssk, cancel, zc_cancel, killed, copied, err);
 	if (err == -EPIPE)
 		err = sk_stream_error(sk, flags, err);
 	release_sock(sk);
@@ -686,7 +814,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk = san_sk(sk);
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
-	bool cancel = false;
+	bool cancel = false, killed = false, zc_cancel = false;
 	size_t copied = 0;
 	long timeo;
 	int target, err = 0;
@@ -713,9 +841,20 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		if (ssk->conn && !(sk->sk_shutdown & RCV_SHUTDOWN &&
 				   sock->state != SS_CONNECTED))
 			n = ssk->prov->recvmsg(ssk, msg, len - copied, flags);
+		/* The next bytes may wait in the peer's memory. */
+		if (n == -EAGAIN && ssk->conn && ssk->prov->zc_recv &&
+		    !(copied && (flags & MSG_PEEK))) {
+			n = san_zc_run(ssk, msg, len - copied, flags, false,
+				       &cancel, &killed);
+			zc_cancel = cancel;
+			if (cancel && n <= 0) {
+				err = n ?: -EINTR;
+				break;
+			}
+		}
 		if (n > 0) {
 			copied += n;
-			if (copied >= target || (flags & MSG_PEEK))
+			if (copied >= target || (flags & MSG_PEEK) || cancel)
 				break;
 			continue;
 		}
@@ -749,13 +888,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			      &wait);
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}
-	if (cancel && READ_ONCE(ssk->cancel_policy) == SAN_CANCEL_ABORT) {
-		/* Never restarted: the connection is gone. */
-		san_cancel_abort(ssk);
-		err = -EINTR;
-	} else if (copied) {
-		err = copied;
-	}
+	err = san_cancel_result(ssk, cancel, zc_cancel, killed, copied, err);
 out:
 	release_sock(sk);
 	return err;
@@ -852,7 +985,8 @@ int san_stream_release(struct socket *sock)
 			if (sock_flag(sk, SOCK_LINGER))
 				abort = san_linger(ssk);
 		}
-	} else if (sk->sk_state == TCP_CLOSE && !sk->sk_err) {
+	} else if (sk->sk_state == TCP_CLOSE && !sk->sk_err &&
+		   !ssk->aborted) {
 		/* Ended gracefully: nothing left to abort. */
 		abort = false;
 	}
@@ -912,6 +1046,11 @@ static int san_setsockopt(struct socket *sock, int level, int optname,
 			return -EINVAL;
 		WRITE_ONCE(ssk->cancel_timeout_ms, val);
 		return 0;
+	case SAN_ZCOPY_THRESHOLD:
+		if (val < 0)
+			return -EINVAL;
+		WRITE_ONCE(ssk->zcopy_threshold, val);
+		return 0;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -938,6 +1077,9 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
 		break;
 	case SAN_CANCEL_TIMEOUT:
 		val = READ_ONCE(ssk->cancel_timeout_ms);
+		break;
+	case SAN_ZCOPY_THRESHOLD:
+		val = READ_ONCE(ssk->zcopy_threshold);
 		break;
 	default:
 		return -ENOPROTOOPT;

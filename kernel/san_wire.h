@@ -17,7 +17,7 @@
  * struct san_hello - connection private data, both directions
  * @magic: SAN_WIRE_MAGIC
  * @version: SAN_WIRE_VERSION; a listener rejects any other
- * @flags: none defined, must be zero
+ * @flags: SAN_HELLO_* bits; a peer rejects bits it does not know
  * @rbuf_count: receive buffers the sender has posted: the peer's initial
  *	credits
  * @rbuf_size: size of each of them, header included
@@ -29,6 +29,10 @@ struct san_hello {
 	__be32 rbuf_count;
 	__be32 rbuf_size;
 };
+
+/* The sender takes SRC_AVAIL messages and answers them (zero-copy). */
+#define SAN_HELLO_ZCOPY		0x0001
+#define SAN_HELLO_FLAGS		SAN_HELLO_ZCOPY
 
 /* Private data of a reject sent by an AF_SAN listener. */
 struct san_reject {
@@ -47,7 +51,33 @@ enum san_msg_type {
 	SAN_MSG_DATA = 1,	/* payload of @len bytes, 1 <= len */
 	SAN_MSG_CREDIT = 2,	/* credits only, len 0 */
 	SAN_MSG_FIN = 3,	/* end of the sender's stream, len 0 */
+	SAN_MSG_SRC_AVAIL = 4,	/* struct san_src_avail: stream bytes to read */
+	SAN_MSG_RD_DONE = 5,	/* struct san_rd_done: bytes read of it */
 };
+
+/**
+ * struct san_src_avail - payload of SAN_MSG_SRC_AVAIL
+ * @addr: remote address of the bytes, in the region of @rkey
+ * @rkey: remote key allowing RDMA READ of exactly those bytes
+ * @len: how many bytes (1..SAN_ZC_MAX); they come next in the stream
+ */
+struct san_src_avail {
+	__be64 addr;
+	__be32 rkey;
+	__be32 len;
+};
+
+/**
+ * struct san_rd_done - payload of SAN_MSG_RD_DONE
+ * @len: bytes of the oldest unfinished SRC_AVAIL the receiver read and
+ *	consumed; the sender's exposure ends when they add up to its length
+ */
+struct san_rd_done {
+	__be32 len;
+};
+
+/* Largest SRC_AVAIL: what one remote key exposes. */
+#define SAN_ZC_MAX		(1024 * 1024)
 
 /**
  * struct san_msg_hdr - header of every message

@@ -72,7 +72,8 @@ if [ -z "$filter" ]; then
 	for _ in $(seq 100); do
 		now=$(rdma_res)
 		[ "$now" = "$base" ] && grep -q '^conns 0' /proc/net/af_san 2>/dev/null &&
-			! grep -q '^bufs [1-9]' /proc/net/af_san && break
+			! grep -q '^bufs [1-9]' /proc/net/af_san &&
+			! grep -q '^pinned [1-9]' /proc/net/af_san && break
 		sleep 0.2
 	done
 	socks=$(awk '$1 == "AF_SAN" { print $3 }' /proc/net/protocols)

@@ -94,13 +94,13 @@ static inline long san_stat(const char *name)
 static inline const char *san_wait_idle(int secs)
 {
 	static const char *const names[] = { "conns", "qps", "cqs", "pds",
-					     "bufs" };
+					     "bufs", "pinned" };
 	const char *busy = NULL;
 	int i, t;
 
 	for (t = 0; t < secs * 10; t++) {
 		busy = NULL;
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < 6; i++)
 			if (san_stat(names[i]) != 0)
 				busy = names[i];
 		if (!busy)

@@ -60,4 +60,16 @@
  */
 #define SAN_CANCEL_TIMEOUT	3
 
+/*
+ * SAN_ZCOPY_THRESHOLD: a blocking send() (no SO_SNDTIMEO) of at least
+ * this many bytes from one user segment is carried zero-copy: the peer
+ * reads it with RDMA straight from the pinned buffer, and send() returns
+ * once it has.  On the receiving side, a recv() of at least this many
+ * bytes takes zero-copy data straight into its pinned buffer; a smaller
+ * one goes through a kernel buffer.  0, the default, follows the sysctl
+ * net.san.zcopy_threshold (65536 unless changed; 0 there turns
+ * zero-copy off); INT_MAX turns it off for the socket.
+ */
+#define SAN_ZCOPY_THRESHOLD	4
+
 #endif /* _UAPI_LINUX_SAN_H */

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The RDMA provider's zero-copy path (docs/wire.md, "Zero-copy").
+ *
+ * A sender exposes the user buffer of one send() call: it pins the pages,
+ * registers them with a fast-registration MR (remote read only) and sends
+ * SRC_AVAIL with the address, the remote key and the length.  Those bytes
+ * are the next ones of the stream.  The receiver RDMA READs them into the
+ * user buffer of its recv() call (pinned) or, for a short read or a
+ * buffer that cannot be pinned, into a bounce buffer, then reports what it
+ * consumed with RD_DONE.  The sender's call ends when RD_DONE has covered
+ * every byte; the MR is deregistered (the key stops working) and the pages
+ * unpinned before it returns.
+ *
+ * The switch owns each transfer's struct san_zc and never returns while
+ * it is busy.  busy is cleared, always last and under conn->lock, by the
+ * event that ends the device's access: RD_DONE for all bytes or a flush
+ * after the QP was drained (sender), the READ's completion (receiver).
+ */
+#include <linux/module.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "san_rdma.h"
+
+/* Test only: delay handling a READ completion, to hold a receive busy. */
+static unsigned int zc_hold_ms;
+module_param(zc_hold_ms, uint, 0644);
+MODULE_PARM_DESC(zc_hold_ms,
+		 "test only: milliseconds to delay handling each zero-copy read completion (default 0)");
+
+/* A receive through the bounce buffer reads at most this much at once. */
+#define SAN_ZC_BOUNCE_MAX	(64 * 1024)
+/* Pages of one transfer at most: SAN_ZC_MAX, plus one when unaligned. */
+#define SAN_ZC_PAGES		(SAN_ZC_MAX / PAGE_SIZE + 1)
+
+/**
+ * struct san_zc_op - the provider's side of one zero-copy transfer
+ * @conn: the connection
+ * @zc: the switch's transfer
+ * @cqe: completion of the (last) READ work request
+ * @pages: pinned user pages
+ * @npages: how many are pinned
+ * @sgt: their (or the bounce buffer's) scatter table
+ * @mapped: @sgt is DMA-mapped
+ * @dir: DMA direction
+ * @mr: sender: the MR exposing the pages
+ * @acked: sender: bytes the peer reported read (RD_DONE)
+ * @bounce: receiver: kernel buffer the READ fills, when not direct
+ * @msg: receiver: where the bytes go
+ * @rb: receiver: the SRC_AVAIL buffer read from
+ * @peek: receiver: MSG_PEEK, the bytes stay in the stream
+ * @status: receiver: the READ's completion status
+ * @hold: receiver: zc_hold_ms
+ */
+struct san_zc_op {
+	struct san_rconn *conn;
+	struct san_zc *zc;
+	struct ib_cqe cqe;
+	struct page **pages;
+	unsigned int npages;
+	struct sg_table sgt;
+	bool mapped;
+	enum dma_data_direction dir;
+	struct ib_mr *mr;
+	u32 acked;
+	void *bounce;
+	struct msghdr *msg;
+	struct san_rbuf *rb;
+	bool peek;
+	enum ib_wc_status status;
+	struct delayed_work hold;
+};
+
+/*
+ * Completion of work requests nobody waits for (the MR registration,
+ * unsignaled READs): only seen when flushed, and then nothing to do.
+ * Static, so that a late flush never touches a freed transfer.
+ */
+static void san_rdma_zc_noop_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+}
+
+static struct ib_cqe san_rdma_zc_noop_cqe = {
+	.done = san_rdma_zc_noop_done,
+};
+
+u32 san_rdma_zc_send_wrs(u32 sge_rd)
+{
+	/* The READs of one receive, plus the MR registration of a send. */
+	return DIV_ROUND_UP(SAN_ZC_PAGES, max_t(u32, sge_rd, 1)) + 1;
+}
+
+/*
+ * The first user segment of @msg: its address and length.  False when
+ * @msg is not plain user memory (zero-copy then does not apply).
+ */
+static bool san_zc_user_seg(struct msghdr *msg, unsigned long *addr,
+			    size_t *len)
+{
+	struct iov_iter *it = &msg->msg_iter;
+
+	if (iter_is_ubuf(it)) {
+		*addr = (unsigned long)it->ubuf + it->iov_offset;
+		*len = iov_iter_count(it);
+		return true;
+	}
+	if (iter_is_iovec(it) && it->nr_segs) {
+		*addr = (unsigned long)it->iov->iov_base + it->iov_offset;
+		*len = min(it->iov->iov_len - it->iov_offset,
+			   iov_iter_count(it));
+		return true;
+	}
+	return false;
+}
+
+/* Pin @len bytes at @addr and build their scatter table. */
+static int san_zc_pin(struct san_zc_op *op, unsigned long addr, size_t len,
+		      bool write)
+{
+	unsigned long first = addr & PAGE_MASK;
+	int got, err;
+
+	op->npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
+	op->pages = kvmalloc_array(op->npages, sizeof(*op->pages),
+				   GFP_KERNEL);
+	if (!op->pages)
+		return -ENOMEM;
+	got = pin_user_pages_fast(first, op->npages, write ? FOLL_WRITE : 0,
+				  op->pages);
+	if (got != op->npages) {
+		if (got > 0)
+			unpin_user_pages(op->pages, got);
+		op->npages = 0;
+		return got < 0 ? got : -EFAULT;
+	}
+	err = sg_alloc_table_from_pages(&op->sgt, op->pages, op->npages,
+					addr - first, len, GFP_KERNEL);
+	if (err) {
+		unpin_user_pages(op->pages, op->npages);
+		op->npages = 0;
+		return err;
+	}
+	atomic_add(op->npages, &san_stats.pinned);
+	return 0;
+}
+
+static int san_zc_map(struct san_zc_op *op)
+{
+	struct ib_device *dev = op->conn->id->device;
+	int n;
+
+	n = ib_dma_map_sg(dev, op->sgt.sgl, op->sgt.orig_nents, op->dir);
+	if (!n)
+		return -ENOMEM;
+	op->sgt.nents = n;
+	op->mapped = true;
+	return 0;
+}
+
+/* Undo everything of @op, then free it.  Process context. */
+static void san_zc_release(struct san_zc_op *op, bool dirty)
+{
+	if (op->mr)
+		ib_dereg_mr(op->mr);
+	if (op->mapped)
+		ib_dma_unmap_sg(op->conn->id->device, op->sgt.sgl,
+				op->sgt.orig_nents, op->dir);
+	if (op->sgt.sgl)
+		sg_free_table(&op->sgt);
+	if (op->npages) {
+		unpin_user_pages_dirty_lock(op->pages, op->npages, dirty);
+		atomic_sub(op->npages, &san_stats.pinned);
+	}
+	kvfree(op->pages);
+	kfree(op->bounce);
+	kfree(op);
+}
+
+/* Under conn->lock: the transfer is over for the device. */
+static void san_zc_finish(struct san_zc_op *op, int err)
+{
+	struct san_sock *ssk = op->conn->ssk;
+
+	lockdep_assert_held(&op->conn->lock);
+	op->zc->err = err;
+	/* Last: the switch may free @op once it sees this. */
+	smp_store_release(&op->zc->busy, false);
+	san_wake_zc(ssk);
+}
+
+/**
+ * san_rdma_zc_send - expose the head of @msg to the peer
+ * @ssk: the socket
+ * @msg: the caller's data
+ * @len: bytes wanted
+ * @zc: the switch's transfer
+ *
+ * Return: 0 (started), -EAGAIN (no credit now), -EOPNOTSUPP (use the copy
+ * path), or a negative errno.
+ */
+int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		     struct san_zc *zc)
+{
+	struct san_rconn *conn = ssk->conn;
+	struct san_src_avail *sa;
+	struct ib_reg_wr reg = {};
+	struct san_zc_op *op;
+	struct san_tbuf *tb;
+	unsigned long addr;
+	size_t seg;
+	int err;
+
+	if (!conn->peer_zcopy || !san_zc_user_seg(msg, &addr, &seg))
+		return -EOPNOTSUPP;
+	len = min3(len, seg, (size_t)SAN_ZC_MAX);
+	if (len < san_zcopy_threshold(ssk))
+		return -EOPNOTSUPP;
+	/* Another thread's exposure is in flight: copy behind it. */
+	if (READ_ONCE(conn->zc_tx))
+		return -EOPNOTSUPP;
+	if (!READ_ONCE(conn->qp) || !san_rdma_tx_ready(ssk))
+		return -EAGAIN;
+
+	op = kzalloc(sizeof(*op), GFP_KERNEL);
+	if (!op)
+		return -ENOMEM;
+	op->conn = conn;
+	op->zc = zc;
+	op->dir = DMA_TO_DEVICE;
+	err = san_zc_pin(op, addr, len, false);
+	if (err)
+		goto fallback;
+	err = san_zc_map(op);
+	if (err)
+		goto fallback;
+	op->mr = ib_alloc_mr(conn->pd, IB_MR_TYPE_MEM_REG, op->npages);
+	if (IS_ERR(op->mr)) {
+		op->mr = NULL;
+		goto fallback;
+	}
+	if (ib_map_mr_sg(op->mr, op->sgt.sgl, op->sgt.nents, NULL,
+			 PAGE_SIZE) != op->sgt.nents)
+		goto fallback;
+
+	reg.wr.opcode = IB_WR_REG_MR;
+	reg.wr.wr_cqe = &san_rdma_zc_noop_cqe;
+	reg.mr = op->mr;
+	reg.key = op->mr->rkey;
+	reg.access = IB_ACCESS_REMOTE_READ;
+
+	spin_lock_bh(&conn->lock);
+	tb = san_rdma_tx_get(conn, SAN_MSG_SRC_AVAIL);
+	if (!tb) {
+		spin_unlock_bh(&conn->lock);
+		san_zc_release(op, false);
+		return -EAGAIN;
+	}
+	sa = tb->data + sizeof(struct san_msg_hdr);
+	sa->addr = cpu_to_be64(op->mr->iova);
+	sa->rkey = cpu_to_be32(op->mr->rkey);
+	sa->len = cpu_to_be32(len);
+	tb->len = sizeof(*sa);
+	zc->len = len;
+	zc->err = 0;
+	zc->priv = op;
+	zc->busy = true;
+	conn->zc_tx = op;
+	conn->tx_bytes += tb->len;
+	err = san_rdma_post_send_chain(conn, tb, &reg.wr);
+	if (err) {
+		conn->zc_tx = NULL;
+		zc->busy = false;
+		conn->tx_bytes -= tb->len;
+		san_rdma_tx_put_back(conn, tb);
+	}
+	spin_unlock_bh(&conn->lock);
+	if (err) {
+		san_zc_release(op, false);
+		san_rdma_fail(conn, ECONNRESET);
+		return -ECONNRESET;
+	}
+	atomic_inc(&san_stats.zc_sends);
+	pr_debug("af_san: zc send %zu bytes, rkey %#x\n", len, op->mr->rkey);
+	iov_iter_advance(&msg->msg_iter, len);
+	return 0;
+
+fallback:
+	san_zc_release(op, false);
+	return -EOPNOTSUPP;
+}
+
+/**
+ * san_rdma_zc_rd_done - the peer read some of our exposed bytes
+ * @conn: the connection
+ * @payload: the RD_DONE payload
+ *
+ * Context: completion handler, conn->lock held.
+ * Return: false for a RD_DONE that matches no exposure (a violation).
+ */
+bool san_rdma_zc_rd_done(struct san_rconn *conn, const void *payload)
+{
+	const struct san_rd_done *rd = payload;
+	struct san_zc_op *op = conn->zc_tx;
+	u32 n = be32_to_cpu(rd->len);
+
+	if (!op || !n || n > op->zc->len - op->acked)
+		return false;
+	op->acked += n;
+	pr_debug("af_san: zc rd_done %u, %u of %u\n", n, op->acked,
+		 op->zc->len);
+	if (op->acked == op->zc->len) {
+		conn->zc_tx = NULL;
+		san_zc_finish(op, 0);
+	}
+	return true;
+}
+
+/**
+ * san_rdma_zc_src_avail - the peer exposed the next bytes of the stream
+ * @conn: the connection
+ * @rb: the receive buffer holding the SRC_AVAIL
+ *
+ * Context: completion handler, conn->lock held.
+ * Return: false for a bad SRC_AVAIL (a violation).
+ */
+bool san_rdma_zc_src_avail(struct san_rconn *conn, struct san_rbuf *rb)
+{
+	const struct san_src_avail *sa = rb->data + sizeof(struct san_msg_hdr);
+	u32 len = be32_to_cpu(sa->len);
+
+	if (!len || len > SAN_ZC_MAX)
+		return false;
+	pr_debug("af_san: zc src_avail %u bytes\n", len);
+	rb->zc = true;
+	rb->len = len;
+	rb->off = 0;
+	list_add_tail(&rb->node, &conn->rx_filled);
+	conn->rx_bytes += len;
+	return true;
+}
+
+static void san_rdma_zc_read_finish(struct san_zc_op *op)
+{
+	struct san_rconn *conn = op->conn;
+	struct san_rbuf *rb = op->rb;
+	u32 n = op->zc->len;
+	bool op_status_failed = op->status != IB_WC_SUCCESS &&
+				op->status != IB_WC_WR_FLUSH_ERR;
+	int err = 0;
+
+	pr_debug("af_san: zc read of %u done: status %d\n", n, op->status);
+	spin_lock_bh(&conn->lock);
+	if (op->status == IB_WC_SUCCESS) {
+		if (!op->peek) {
+			rb->off += n;
+			conn->rx_bytes -= n;
+			conn->rd_done += n;
+			if (rb->off == rb->len) {
+				list_del_init(&rb->node);
+				if (!conn->dying && conn->qp &&
+				    !san_rdma_post_recv(conn, rb))
+					conn->to_return++;
+			}
+			san_rdma_tx_control(conn);
+		}
+	} else {
+		/* Flushed by a reset, ours or the peer's, or failed. */
+		err = ECONNRESET;
+	}
+	conn->zc_rx = NULL;
+	san_zc_finish(op, err);
+	spin_unlock_bh(&conn->lock);
+
+	/* A bad key or a peer that went away: its connection only. */
+	if (err && op_status_failed)
+		san_rdma_fail(conn, ECONNRESET);
+	san_wake_rx(conn->ssk);
+	san_wake_tx(conn->ssk);
+}
+
+static void san_rdma_zc_hold_work(struct work_struct *work)
+{
+	san_rdma_zc_read_finish(container_of(to_delayed_work(work),
+					     struct san_zc_op, hold));
+}
+
+static void san_rdma_zc_read_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct san_zc_op *op = container_of(wc->wr_cqe, struct san_zc_op, cqe);
+	unsigned int hold = READ_ONCE(zc_hold_ms);
+
+	op->status = wc->status;
+	if (hold) {
+		queue_delayed_work(san_rdma_wq, &op->hold,
+				   msecs_to_jiffies(hold));
+		return;
+	}
+	san_rdma_zc_read_finish(op);
+}
+
+/* Post the READs of @op from @remote/@rkey.  conn->lock held. */
+static int san_rdma_zc_post_reads(struct san_zc_op *op, u64 remote, u32 rkey)
+{
+	struct san_rconn *conn = op->conn;
+	u32 per = max_t(u32, conn->sge_rd, 1);
+	u32 nwr = DIV_ROUND_UP(op->sgt.nents, per), i = 0, w;
+	struct ib_rdma_wr *wrs;
+	struct scatterlist *sg;
+	struct ib_sge *sges;
+	int err;
+
+	wrs = kcalloc(nwr, sizeof(*wrs), GFP_ATOMIC);
+	sges = kcalloc(op->sgt.nents, sizeof(*sges), GFP_ATOMIC);
+	if (!wrs || !sges) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for_each_sg(op->sgt.sgl, sg, op->sgt.nents, i) {
+		w = i / per;
+		sges[i].addr = sg_dma_address(sg);
+		sges[i].length = sg_dma_len(sg);
+		sges[i].lkey = conn->pd->local_dma_lkey;
+		if (!wrs[w].wr.num_sge) {
+			wrs[w].wr.sg_list = &sges[i];
+			wrs[w].wr.opcode = IB_WR_RDMA_READ;
+			wrs[w].wr.wr_cqe = &san_rdma_zc_noop_cqe;
+			wrs[w].remote_addr = remote;
+			wrs[w].rkey = rkey;
+			if (w)
+				wrs[w - 1].wr.next = &wrs[w].wr;
+		}
+		wrs[w].wr.num_sge++;
+		remote += sg_dma_len(sg);
+	}
+	wrs[nwr - 1].wr.wr_cqe = &op->cqe;
+	wrs[nwr - 1].wr.send_flags = IB_SEND_SIGNALED;
+	err = ib_post_send(conn->qp, &wrs[0].wr, NULL);
+out:
+	kfree(wrs);
+	kfree(sges);
+	return err;
+}
+
+/**
+ * san_rdma_zc_recv - read the peer's exposed bytes into @msg
+ * @ssk: the socket
+ * @msg: the caller's buffer
+ * @len: bytes wanted
+ * @flags: MSG_PEEK
+ * @zc: the switch's transfer
+ *
+ * Return: 0 (started), -EAGAIN (the next bytes are not zero-copy ones, or
+ * another read is in flight), or a negative errno.
+ */
+int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		     int flags, struct san_zc *zc)
+{
+	struct san_rconn *conn = ssk->conn;
+	const struct san_src_avail *sa;
+	struct san_zc_op *op;
+	struct san_rbuf *rb;
+	unsigned long addr;
+	bool direct = false;
+	u64 remote;
+	size_t seg;
+	u32 rkey;
+	int err;
+
+	/* A connection that ended: the peer's memory is out of reach. */
+	if (READ_ONCE(ssk->sk.sk_state) != TCP_ESTABLISHED)
+		return -EAGAIN;
+	spin_lock_bh(&conn->lock);
+	rb = list_first_entry_or_null(&conn->rx_filled, struct san_rbuf, node);
+	if (!rb || !rb->zc || conn->zc_rx || conn->dying || !conn->qp) {
+		spin_unlock_bh(&conn->lock);
+		return -EAGAIN;
+	}
+	sa = rb->data + sizeof(struct san_msg_hdr);
+	len = min_t(size_t, len, rb->len - rb->off);
+	remote = be64_to_cpu(sa->addr) + rb->off;
+	rkey = be32_to_cpu(sa->rkey);
+	spin_unlock_bh(&conn->lock);
+
+	op = kzalloc(sizeof(*op), GFP_KERNEL);
+	if (!op)
+		return -ENOMEM;
+	op->conn = conn;
+	op->zc = zc;
+	op->rb = rb;
+	op->msg = msg;
+	op->peek = flags & MSG_PEEK;
+	op->dir = DMA_FROM_DEVICE;
+	op->cqe.done = san_rdma_zc_read_done;
+	INIT_DELAYED_WORK(&op->hold, san_rdma_zc_hold_work);
+
+	if (len >= san_zcopy_threshold(ssk) &&
+	    san_zc_user_seg(msg, &addr, &seg) && seg) {
+		len = min(len, seg);
+		direct = !san_zc_pin(op, addr, len, true);
+	}
+	if (!direct) {
+		len = min_t(size_t, len, SAN_ZC_BOUNCE_MAX);
+		op->bounce = kmalloc(len, GFP_KERNEL);
+		err = -ENOMEM;
+		if (!op->bounce || sg_alloc_table(&op->sgt, 1, GFP_KERNEL))
+			goto fail;
+		sg_set_buf(op->sgt.sgl, op->bounce, len);
+	}
+	err = san_zc_map(op);
+	if (err)
+		goto fail;
+
+	spin_lock_bh(&conn->lock);
+	err = -EAGAIN;
+	if (conn->zc_rx || conn->dying || !conn->qp)
+		goto fail_locked;
+	zc->len = len;
+	zc->err = 0;
+	zc->priv = op;
+	zc->busy = true;
+	conn->zc_rx = op;
+	err = san_rdma_zc_post_reads(op, remote, rkey);
+	if (err) {
+		conn->zc_rx = NULL;
+		zc->busy = false;
+		goto fail_locked;
+	}
+	spin_unlock_bh(&conn->lock);
+	atomic_inc(direct ? &san_stats.zc_reads : &san_stats.zc_bounced);
+	pr_debug("af_san: zc read %zu bytes%s\n", len, direct ? "" : " (bounce)");
+	return 0;
+
+fail_locked:
+	spin_unlock_bh(&conn->lock);
+fail:
+	san_zc_release(op, false);
+	return err;
+}
+
+/**
+ * san_rdma_zc_end - release a transfer the device is done with
+ * @ssk: the socket
+ * @zc: the transfer, no longer busy
+ *
+ * The sender's MR is deregistered here: its remote key stops working
+ * before the call returns.
+ *
+ * Return: the bytes moved, or a negative errno.
+ */
+int san_rdma_zc_end(struct san_sock *ssk, struct san_zc *zc)
+{
+	struct san_zc_op *op = zc->priv;
+	int ret = zc->err ? -zc->err : zc->len;
+
+	zc->priv = NULL;
+	if (!op)
+		return ret;
+	if (op->bounce) {
+		/* Unmapping hands the bytes to the CPU: copy after it. */
+		ib_dma_unmap_sg(op->conn->id->device, op->sgt.sgl,
+				op->sgt.orig_nents, op->dir);
+		op->mapped = false;
+		if (ret > 0 &&
+		    copy_to_iter(op->bounce, ret, &op->msg->msg_iter) != ret)
+			ret = -EFAULT;
+	} else if (ret > 0 && op->dir == DMA_FROM_DEVICE) {
+		iov_iter_advance(&op->msg->msg_iter, ret);
+	}
+	san_zc_release(op, op->dir == DMA_FROM_DEVICE && op->npages);
+	return ret;
+}
+
+/**
+ * san_rdma_zc_flush - end the transfers of a connection that was reset
+ * @conn: the connection, its QP drained
+ *
+ * Once the QP is in error and drained, the peer can no longer read our
+ * exposed pages, and our READs have all completed.
+ *
+ * Context: process context.
+ */
+void san_rdma_zc_flush(struct san_rconn *conn)
+{
+	struct san_zc_op *op;
+
+	/*
+	 * A read completion held back by zc_hold_ms stands for a device
+	 * still writing: the reset flushes it now, as it would the device.
+	 */
+	spin_lock_bh(&conn->lock);
+	op = conn->zc_rx;
+	if (op && !cancel_delayed_work(&op->hold))
+		op = NULL;
+	spin_unlock_bh(&conn->lock);
+	if (op) {
+		op->status = IB_WC_WR_FLUSH_ERR;
+		san_rdma_zc_read_finish(op);
+	}
+
+	spin_lock_bh(&conn->lock);
+	op = conn->zc_tx;
+	if (op) {
+		conn->zc_tx = NULL;
+		san_zc_finish(op, ECONNRESET);
+	}
+	spin_unlock_bh(&conn->lock);
+	if (op) {
+		san_wake_tx(conn->ssk);
+		san_wake_rx(conn->ssk);
+	}
+}
