@@ -7,6 +7,7 @@
  * connections carry on.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -406,6 +407,273 @@ TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 	ASSERT_NE(NULL, f);
 	fprintf(f, "%d\n", old);
 	fclose(f);
+}
+
+/* A foreign client connected to an AF_SAN listener, speaking zero-copy. */
+struct fclient {
+	struct rdma_event_channel *ch;
+	struct rdma_cm_id *id;
+	struct ibv_pd *pd;
+	struct ibv_mr *mr;
+	char *buf;		/* 8 receive buffers, a send buffer, then data */
+};
+
+#define FC_RBUF(fc, i)	((fc)->buf + (i) * 16384)
+#define FC_SBUF(fc)	((fc)->buf + 8 * 16384)
+#define FC_DATA(fc)	((fc)->buf + 9 * 16384)
+#define FC_DATA_LEN	(1 << 20)
+
+static int fclient_connect(struct fclient *fc, struct sockaddr_in *in)
+{
+	struct rdma_conn_param param = {};
+	struct ibv_qp_init_attr qa = {};
+	struct ibv_recv_wr rwr = {}, *rbad;
+	struct rdma_cm_event *ev;
+	struct ibv_sge sge;
+	struct wire_hello h;
+	int i;
+
+	fc->ch = rdma_create_event_channel();
+	if (!fc->ch || rdma_create_id(fc->ch, &fc->id, NULL, RDMA_PS_TCP) ||
+	    rdma_resolve_addr(fc->id, NULL, (struct sockaddr *)in, 2000))
+		return 1;
+	ev = wait_event(fc->ch, RDMA_CM_EVENT_ADDR_RESOLVED);
+	if (!ev)
+		return 2;
+	rdma_ack_cm_event(ev);
+	if (rdma_resolve_route(fc->id, 2000))
+		return 3;
+	ev = wait_event(fc->ch, RDMA_CM_EVENT_ROUTE_RESOLVED);
+	if (!ev)
+		return 4;
+	rdma_ack_cm_event(ev);
+	fc->buf = calloc(1, 9 * 16384 + FC_DATA_LEN);
+	fc->pd = ibv_alloc_pd(fc->id->verbs);
+	fc->mr = fc->pd ? ibv_reg_mr(fc->pd, fc->buf, 9 * 16384 + FC_DATA_LEN,
+				     IBV_ACCESS_LOCAL_WRITE) : NULL;
+	if (!fc->mr)
+		return 5;
+	qa.cap.max_send_wr = qa.cap.max_recv_wr = 8;
+	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
+	qa.qp_type = IBV_QPT_RC;
+	qa.sq_sig_all = 1;
+	if (rdma_create_qp(fc->id, fc->pd, &qa))
+		return 6;
+	for (i = 0; i < 8; i++) {
+		sge.addr = (uintptr_t)FC_RBUF(fc, i);
+		sge.length = 16384;
+		sge.lkey = fc->mr->lkey;
+		rwr.wr_id = i;
+		rwr.sg_list = &sge;
+		rwr.num_sge = 1;
+		if (ibv_post_recv(fc->id->qp, &rwr, &rbad))
+			return 7;
+	}
+	make_hello(&h, 1);
+	h.flags = htons(1);	/* ZCOPY */
+	param.private_data = &h;
+	param.private_data_len = sizeof(h);
+	param.initiator_depth = 1;
+	param.responder_resources = 1;
+	param.retry_count = 6;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(fc->id, &param))
+		return 8;
+	ev = wait_event(fc->ch, RDMA_CM_EVENT_ESTABLISHED);
+	if (!ev)
+		return 9;
+	rdma_ack_cm_event(ev);
+	return 0;
+}
+
+static void fclient_close(struct fclient *fc)
+{
+	rdma_disconnect(fc->id);
+	rdma_destroy_qp(fc->id);
+	ibv_dereg_mr(fc->mr);
+	ibv_dealloc_pd(fc->pd);
+	rdma_destroy_id(fc->id);
+	rdma_destroy_event_channel(fc->ch);
+	free(fc->buf);
+}
+
+/* One completion of @cq within 10 s: its status, or -1. */
+static int fclient_poll(struct ibv_cq *cq, struct ibv_wc *wc)
+{
+	int i, n;
+
+	for (i = 0; i < 10000; i++) {
+		n = ibv_poll_cq(cq, 1, wc);
+		if (n)
+			return n < 0 ? -1 : (int)wc->status;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* RDMA READ @len bytes at @addr/@rkey into FC_DATA: the status. */
+static int fclient_read(struct fclient *fc, uint64_t addr, uint32_t rkey,
+			uint32_t len)
+{
+	struct ibv_send_wr wr = {}, *bad;
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)FC_DATA(fc), .length = len,
+		.lkey = fc->mr->lkey,
+	};
+	struct ibv_wc wc;
+
+	wr.opcode = IBV_WR_RDMA_READ;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.wr.rdma.remote_addr = addr;
+	wr.wr.rdma.rkey = rkey;
+	if (ibv_post_send(fc->id->qp, &wr, &bad))
+		return -1;
+	return fclient_poll(fc->id->send_cq, &wc);
+}
+
+/* SEND a message of @type with @payload: the status. */
+static int fclient_send(struct fclient *fc, int type, const void *payload,
+			uint32_t len)
+{
+	struct wire_hdr *hdr = (struct wire_hdr *)FC_SBUF(fc);
+	struct ibv_send_wr wr = {}, *bad;
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)hdr, .length = sizeof(*hdr) + len,
+		.lkey = fc->mr->lkey,
+	};
+	struct ibv_wc wc;
+
+	hdr->type = type;
+	hdr->flags = 0;
+	hdr->credits = 0;
+	hdr->len = htonl(len);
+	memcpy(hdr + 1, payload, len);
+	wr.opcode = IBV_WR_SEND;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	if (ibv_post_send(fc->id->qp, &wr, &bad))
+		return -1;
+	return fclient_poll(fc->id->send_cq, &wc);
+}
+
+struct wire_src_avail {
+	uint64_t addr;
+	uint32_t rkey;
+	uint32_t len;
+} __attribute__((packed));
+
+struct zc_sender {
+	pthread_t thread;
+	int fd;
+	char *buf;
+	size_t len;
+	ssize_t sent;
+};
+
+static void *zc_sender_main(void *arg)
+{
+	struct zc_sender *zs = arg;
+
+	zs->sent = send(zs->fd, zs->buf, zs->len, 0);
+	return NULL;
+}
+
+static int an_af_san_listener(int family, const char *addr,
+			      struct sockaddr_in *in)
+{
+	socklen_t len = sizeof(*in);
+	int l = socket(family, SOCK_STREAM, 0);
+
+	memset(in, 0, sizeof(*in));
+	in->sin_family = AF_INET;
+	inet_pton(AF_INET, addr, &in->sin_addr);
+	if (l < 0 || bind(l, (struct sockaddr *)in, sizeof(*in)) ||
+	    listen(l, 4) || getsockname(l, (struct sockaddr *)in, &len))
+		return -1;
+	return l;
+}
+
+/*
+ * The remote key of a zero-copy send works while the call runs and no
+ * longer once it returned: a foreign receiver READs the exposed bytes,
+ * reports them with RD_DONE, send() returns, and the same READ again
+ * fails.
+ */
+TEST_F(proto, zero_copy_key_dies_with_the_call)
+{
+	struct zc_sender zs = { .len = 256 * 1024 };
+	const struct wire_src_avail *sa;
+	const struct wire_hdr *hdr;
+	struct fclient fc = {};
+	struct sockaddr_in in;
+	struct ibv_wc wc;
+	uint32_t done;
+	size_t i;
+	int l;
+
+	l = an_af_san_listener(self->family, self->addr, &in);
+	ASSERT_GE(l, 0);
+	ASSERT_EQ(0, fclient_connect(&fc, &in));
+	zs.fd = accept(l, NULL, NULL);
+	ASSERT_GE(zs.fd, 0);
+	zs.buf = malloc(zs.len);
+	for (i = 0; i < zs.len; i++)
+		zs.buf[i] = i * 11;
+	pthread_create(&zs.thread, NULL, zc_sender_main, &zs);
+
+	/* The exposure arrives: READ it all, as a receiver does. */
+	ASSERT_EQ(IBV_WC_SUCCESS, fclient_poll(fc.id->recv_cq, &wc));
+	hdr = (const struct wire_hdr *)FC_RBUF(&fc, wc.wr_id);
+	ASSERT_EQ(4, hdr->type);
+	sa = (const struct wire_src_avail *)(hdr + 1);
+	ASSERT_EQ(zs.len, ntohl(sa->len));
+	ASSERT_EQ(IBV_WC_SUCCESS,
+		  fclient_read(&fc, be64toh(sa->addr), ntohl(sa->rkey),
+			       zs.len));
+	EXPECT_EQ(0, memcmp(FC_DATA(&fc), zs.buf, zs.len));
+	/* Until RD_DONE the call is still running... */
+	usleep(200000);
+	EXPECT_EQ(0, zs.sent);
+	done = htonl(zs.len);
+	ASSERT_EQ(IBV_WC_SUCCESS, fclient_send(&fc, 5, &done, sizeof(done)));
+	pthread_join(zs.thread, NULL);
+	EXPECT_EQ((ssize_t)zs.len, zs.sent);
+	/* ...and once it returned, its key reads nothing any more. */
+	EXPECT_NE(IBV_WC_SUCCESS,
+		  fclient_read(&fc, be64toh(sa->addr), ntohl(sa->rkey), 64));
+	close(zs.fd);
+	close(l);
+	fclient_close(&fc);
+	free(zs.buf);
+}
+
+/*
+ * A forged key in a SRC_AVAIL: our READ fails, and that connection alone
+ * is reset.
+ */
+TEST_F(proto, forged_key_resets_connection)
+{
+	struct wire_src_avail sa = {
+		.addr = htobe64(0x10000), .rkey = htonl(0xdeadbe00),
+		.len = htonl(100000),
+	};
+	struct fclient fc = {};
+	struct sockaddr_in in;
+	char buf[4096];
+	int l, fd;
+
+	l = an_af_san_listener(self->family, self->addr, &in);
+	ASSERT_GE(l, 0);
+	ASSERT_EQ(0, fclient_connect(&fc, &in));
+	fd = accept(l, NULL, NULL);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(IBV_WC_SUCCESS, fclient_send(&fc, 4, &sa, sizeof(sa)));
+	EXPECT_EQ(-1, recv(fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(ECONNRESET, errno);
+	close(fd);
+	close(l);
+	fclient_close(&fc);
 }
 
 /*
