@@ -189,5 +189,6 @@ void san_rdma_tx_put_back(struct san_rconn *conn, struct san_tbuf *tb);
 int san_rdma_post_send_chain(struct san_rconn *conn, struct san_tbuf *tb,
 			     struct ib_send_wr *first);
 int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb);
+bool san_rdma_rx_consumed(struct san_rconn *conn, struct san_rbuf *rb, u32 n);
 
 #endif /* _SAN_RDMA_H */

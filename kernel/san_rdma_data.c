@@ -130,6 +130,31 @@ int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
 	return ib_post_recv(conn->id->qp, &wr, NULL);
 }
 
+/**
+ * san_rdma_rx_consumed - the reader took @n bytes of the buffer at the head
+ * @conn: the connection
+ * @rb: the buffer, first of &san_rconn.rx_filled
+ * @n: bytes taken
+ *
+ * A buffer read to its end leaves the queue and is posted again; its credit
+ * waits in @to_return for the next message.
+ *
+ * Context: conn->lock held.
+ * Return: whether the buffer was done with.
+ */
+bool san_rdma_rx_consumed(struct san_rconn *conn, struct san_rbuf *rb, u32 n)
+{
+	lockdep_assert_held(&conn->lock);
+	rb->off += n;
+	conn->rx_bytes -= n;
+	if (rb->off < rb->len)
+		return false;
+	list_del_init(&rb->node);
+	if (!conn->dying && conn->qp && !san_rdma_post_recv(conn, rb))
+		conn->to_return++;
+	return true;
+}
+
 int san_rdma_post_all_recvs(struct san_rconn *conn)
 {
 	u32 i;
@@ -547,15 +572,8 @@ int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		}
 
 		spin_lock_bh(&conn->lock);
-		rb->off += n;
-		conn->rx_bytes -= n;
-		if (rb->off == rb->len) {
-			list_del_init(&rb->node);
-			if (!conn->dying && conn->qp &&
-			    !san_rdma_post_recv(conn, rb))
-				conn->to_return++;
+		if (san_rdma_rx_consumed(conn, rb, n))
 			san_rdma_tx_control(conn);
-		}
 		spin_unlock_bh(&conn->lock);
 	}
 	return copied ? copied : -EAGAIN;

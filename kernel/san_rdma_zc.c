@@ -355,15 +355,8 @@ static void san_rdma_zc_read_finish(struct san_zc_op *op)
 	spin_lock_bh(&conn->lock);
 	if (op->status == IB_WC_SUCCESS) {
 		if (!op->peek) {
-			rb->off += n;
-			conn->rx_bytes -= n;
 			conn->rd_done += n;
-			if (rb->off == rb->len) {
-				list_del_init(&rb->node);
-				if (!conn->dying && conn->qp &&
-				    !san_rdma_post_recv(conn, rb))
-					conn->to_return++;
-			}
+			san_rdma_rx_consumed(conn, rb, n);
 			san_rdma_tx_control(conn);
 		}
 	} else {
