@@ -57,33 +57,35 @@ static inline void catch_signal(int sig, int flags)
  * /proc/PID/task/TID/syscall starts with the number while it is blocked
  * in it, and the task state is S.
  */
-static inline int asleep_in(pid_t pid, pid_t tid, long nr, long nr2)
+/* The first line of /proc/PID/task/TID/@what into @buf; 0 on success. */
+static inline int task_line(pid_t pid, pid_t tid, const char *what,
+			    char *buf, int len)
 {
-	char path[64], buf[256], *p;
-	long got;
+	char path[64];
+	int ok;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", pid, tid, what);
 	f = fopen(path, "r");
 	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return 0;
-	}
+		return -1;
+	ok = fgets(buf, len, f) != NULL;
 	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static inline int asleep_in(pid_t pid, pid_t tid, long nr, long nr2)
+{
+	char buf[256], *p;
+	long got;
+
+	if (task_line(pid, tid, "syscall", buf, sizeof(buf)))
+		return 0;
 	got = strtol(buf, &p, 10);
 	if (p == buf || (got != nr && got != nr2))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	f = fopen(path, "r");
-	if (!f)
+	if (task_line(pid, tid, "stat", buf, sizeof(buf)))
 		return 0;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] == 'S';
 }

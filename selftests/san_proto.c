@@ -188,12 +188,6 @@ static int foreign_listener_mode(const char *addr, int version, int garbage,
 	return 0;
 }
 
-static int foreign_listener(const char *addr, int version, int garbage,
-			    int portfd)
-{
-	return foreign_listener_mode(addr, version, garbage, 0, portfd);
-}
-
 FIXTURE(proto)
 {
 	int family;
@@ -220,8 +214,10 @@ FIXTURE_TEARDOWN(proto)
 		EXPECT_EQ(NULL, san_wait_idle(20));
 }
 
+/* A foreign listener in a child (foreign_listener_mode()); its port. */
 static void start_peer(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(proto) *self, int version, int garbage)
+		       FIXTURE_DATA(proto) *self, int version, int garbage,
+		       int deaf)
 {
 	int p[2];
 	uint16_t port;
@@ -230,7 +226,8 @@ static void start_peer(struct __test_metadata *_metadata,
 	self->peer = fork();
 	ASSERT_GE(self->peer, 0);
 	if (self->peer == 0)
-		_exit(foreign_listener(self->addr, version, garbage, p[1]));
+		_exit(foreign_listener_mode(self->addr, version, garbage,
+					    deaf, p[1]));
 	close(p[1]);
 	ASSERT_EQ(sizeof(port), read(p[0], &port, sizeof(port)));
 	close(p[0]);
@@ -265,7 +262,7 @@ static int san_connect(int family, const char *addr, int port)
 
 TEST_F(proto, listener_with_another_version_is_refused)
 {
-	start_peer(_metadata, self, 2, 0);
+	start_peer(_metadata, self, 2, 0, 0);
 	EXPECT_EQ(-1, san_connect(self->family, self->addr, self->port));
 	EXPECT_EQ(EPROTO, errno) TH_LOG("errno %d", errno);
 	EXPECT_EQ(0, peer_status(self->peer));
@@ -348,7 +345,7 @@ TEST_F(proto, bad_message_resets_only_that_connection)
 	b = accept(l, NULL, NULL);
 	ASSERT_GE(b, 0);
 
-	start_peer(_metadata, self, 1, 1);
+	start_peer(_metadata, self, 1, 1, 0);
 	fd = san_connect(self->family, self->addr, self->port);
 	ASSERT_GE(fd, 0) TH_LOG("connect: %s", strerror(errno));
 	EXPECT_EQ(-1, recv(fd, &c, 1, 0));
@@ -371,8 +368,7 @@ TEST_F(proto, bad_message_resets_only_that_connection)
  */
 TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 {
-	int p[2], fd, old = 60, status;
-	uint16_t port;
+	int fd, old = 60;
 	FILE *f;
 
 	f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "r+");
@@ -383,15 +379,8 @@ TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 	fprintf(f, "2\n");
 	fclose(f);
 
-	ASSERT_EQ(0, pipe(p));
-	self->peer = fork();
-	ASSERT_GE(self->peer, 0);
-	if (self->peer == 0)
-		_exit(foreign_listener_mode(self->addr, 1, 0, 1, p[1]));
-	close(p[1]);
-	ASSERT_EQ(sizeof(port), read(p[0], &port, sizeof(port)));
-	close(p[0]);
-	fd = san_connect(self->family, self->addr, port);
+	start_peer(_metadata, self, 1, 0, 1);
+	fd = san_connect(self->family, self->addr, self->port);
 	ASSERT_GE(fd, 0) TH_LOG("connect: %s", strerror(errno));
 	ASSERT_EQ(4, send(fd, "deaf", 4, 0));
 	EXPECT_EQ(0, close(fd));
@@ -400,8 +389,7 @@ TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 	EXPECT_EQ(1, san_stat("conns"));
 	/* ...and gone after the timeout: the peer saw the disconnect. */
 	EXPECT_EQ(NULL, san_wait_idle(20));
-	EXPECT_EQ(self->peer, waitpid(self->peer, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, peer_status(self->peer));
 
 	f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "w");
 	ASSERT_NE(NULL, f);
@@ -686,18 +674,10 @@ TEST_F(proto, lingering_close_cancelled_aborts)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 60 };
 	struct kicker k;
-	int p[2], fd, status;
-	uint16_t port;
+	int fd;
 
-	ASSERT_EQ(0, pipe(p));
-	self->peer = fork();
-	ASSERT_GE(self->peer, 0);
-	if (self->peer == 0)
-		_exit(foreign_listener_mode(self->addr, 1, 0, 1, p[1]));
-	close(p[1]);
-	ASSERT_EQ(sizeof(port), read(p[0], &port, sizeof(port)));
-	close(p[0]);
-	fd = san_connect(self->family, self->addr, port);
+	start_peer(_metadata, self, 1, 0, 1);
+	fd = san_connect(self->family, self->addr, self->port);
 	ASSERT_GE(fd, 0) TH_LOG("connect: %s", strerror(errno));
 	ASSERT_EQ(0, setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
 	ASSERT_EQ(4, send(fd, "deaf", 4, 0));
@@ -710,8 +690,7 @@ TEST_F(proto, lingering_close_cancelled_aborts)
 	EXPECT_GE(bound_ms(100), now_ms() - k.sent_ms);
 	/* Aborted: everything goes at once, the peer sees the disconnect. */
 	EXPECT_EQ(NULL, san_wait_idle(bound_ms(1000) / 1000 + 1));
-	EXPECT_EQ(self->peer, waitpid(self->peer, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(0, peer_status(self->peer));
 	signal(SIGUSR1, SIG_DFL);
 }
 

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <linux/san.h>
 
 /*
@@ -41,6 +43,18 @@ static inline long san_scaled(long n)
 	if (div < 1)
 		div = 1;
 	return n / div > 0 ? n / div : 1;
+}
+
+/*
+ * Wait until @fd has a byte to read, without taking it (for zero-copy
+ * data: its SRC_AVAIL is then at the head of the stream).
+ */
+static inline void san_wait_data(int fd)
+{
+	char c;
+
+	while (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
+		usleep(1000);
 }
 
 /*

@@ -102,8 +102,7 @@ static int sink(int fam, struct sockaddr_in *in)
 	/* Round 2: receive in a child, its READ held, and kill it. */
 	fd = accept(l, NULL, NULL);
 	short_cancel(fd);
-	while (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
-		usleep(1000);
+	san_wait_data(fd);
 	knob("zc_hold_ms", 10000);
 	pid = fork();
 	if (!pid) {

@@ -380,13 +380,9 @@ TEST_F(zc, recv_cancel_timeout_flushes)
 		SKIP(return, "no %s", HOLD_KNOB);
 	make_pair(_metadata, self);
 	set_cancel_timeout(_metadata, self->srv, 300);
-	set_hold(5000);
 	pid = send_child(self->cli, len);
 	ASSERT_GE(pid, 0);
-	/* The SRC_AVAIL is there once the bytes show up as readable. */
-	while (recv(self->srv, buf, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-	       errno == EAGAIN)
-		usleep(1000);
+	san_wait_data(self->srv);
 	set_hold(5000);
 	catch_signal(SIGUSR1, 0);
 	kick_me(&k, SYS_recvfrom, SYS_recvfrom, SIGUSR1, 50);
@@ -424,9 +420,7 @@ TEST_F(zc, recv_cancel_finishes_within_timeout)
 	set_cancel_timeout(_metadata, self->srv, 5000);
 	pid = send_child(self->cli, len);
 	ASSERT_GE(pid, 0);
-	while (recv(self->srv, buf, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-	       errno == EAGAIN)
-		usleep(1000);
+	san_wait_data(self->srv);
 	set_hold(500);
 	catch_signal(SIGUSR1, 0);
 	kick_me(&k, SYS_recvfrom, SYS_recvfrom, SIGUSR1, 50);
@@ -474,7 +468,6 @@ TEST_F(zc, sigkill_during_recv)
 {
 	size_t len = 1 << 20;
 	pid_t pid, rpid;
-	char c;
 	int st;
 
 	if (access(HOLD_KNOB, W_OK))
@@ -483,9 +476,7 @@ TEST_F(zc, sigkill_during_recv)
 	set_cancel_timeout(_metadata, self->srv, 200);
 	pid = send_child(self->cli, len);
 	ASSERT_GE(pid, 0);
-	while (recv(self->srv, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-	       errno == EAGAIN)
-		usleep(1000);
+	san_wait_data(self->srv);
 	set_hold(10000);
 	rpid = fork();
 	ASSERT_GE(rpid, 0);
