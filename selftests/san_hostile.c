@@ -236,7 +236,22 @@ struct ctx {
 	struct rdma_event_channel *hch;
 	struct rdma_cm_id *ids[MAX_IDS];
 	int nids;
+	int fin_timeout;	/* to restore, when set */
 };
+
+/* net.ipv4.tcp_fin_timeout, bounding a close that cannot end: @secs. */
+static void set_fin_timeout(struct ctx *c, int secs)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "r+");
+
+	if (!f)
+		return;
+	if (!c->fin_timeout && fscanf(f, "%d", &c->fin_timeout) != 1)
+		c->fin_timeout = 0;
+	rewind(f);
+	fprintf(f, "%d\n", secs);
+	fclose(f);
+}
 
 static void ctx_setup(struct __test_metadata *_metadata, struct ctx *c)
 {
@@ -300,6 +315,8 @@ static void ctx_teardown(struct __test_metadata *_metadata, struct ctx *c)
 	if (c->hl >= 0)
 		close(c->hl);
 	busy = counters_back(c->base, bound_ms(10000));
+	if (c->fin_timeout)
+		set_fin_timeout(c, c->fin_timeout);
 	if (busy) {
 		counters_log("baseline", c->base);
 		counters(v);
@@ -576,6 +593,8 @@ TEST_F_TIMEOUT(hostile, credits_never_granted, 90)
 	long t0;
 
 	ASSERT_NE(NULL, buf);
+	/* Were the FIN stuck, the close would still end, after 3 s. */
+	set_fin_timeout(c, 3);
 	victim(_metadata, c, HP_NRBUF, HP_NRBUF, 0);
 	set_timeo(c->fd, SO_SNDTIMEO, 1000);
 	t0 = now_ms();
@@ -617,7 +636,8 @@ TEST_F_TIMEOUT(hostile, credits_never_granted, 90)
 	}
 	EXPECT_EQ(total, got);
 	EXPECT_EQ(0, bad);
-	EXPECT_EQ(1, fin);
+	/* wire.md: FIN may use the last credit. */
+	EXPECT_EQ(1, fin) TH_LOG("no FIN on the last credit");
 	/* The closer then disconnects. */
 	ev = hp_event(c->hp.ch, RDMA_CM_EVENT_DISCONNECTED, bound_ms(10000));
 	EXPECT_NE(NULL, ev);
@@ -749,6 +769,7 @@ TEST_F_TIMEOUT(hostile, src_avail_forged_key_several_reads, 90)
 	struct ctx *c = &self->c;
 	size_t len = 1 << 20;
 	char *buf = malloc(len);
+	struct pollfd p;
 	struct sender s;
 	long t0;
 	ssize_t n;
@@ -764,15 +785,19 @@ TEST_F_TIMEOUT(hostile, src_avail_forged_key_several_reads, 90)
 	EXPECT_EQ(-1, n) TH_LOG("recv %zd after %ld ms", n, now_ms() - t0);
 	EXPECT_EQ(ECONNRESET, errno) TH_LOG("recv: %s after %ld ms",
 					     strerror(errno), now_ms() - t0);
-	/* Reported as reset, not alive. */
-	EXPECT_NE(0, poll(&(struct pollfd){ .fd = c->fd, .events = POLLOUT },
-			  1, 0) > 0 ? 1 : 0);
+	/* Reported as reset for good, not ESTABLISHED. */
+	p.fd = c->fd;
+	p.events = POLLIN | POLLOUT;
+	EXPECT_EQ(1, poll(&p, 1, bound_ms(2000)));
+	EXPECT_NE(0, p.revents & POLLHUP) TH_LOG("revents 0x%x", p.revents);
 	/* A blocking zero-copy send must not wait for ever. */
 	sender_start(&s, c->fd, buf, len);
 	EXPECT_EQ(1, sender_wait(&s, bound_ms(5000)))
 		TH_LOG("zero-copy send after the failed READ still blocked");
 	if (s.done) {
 		EXPECT_EQ(-1, s.ret);
+		EXPECT_TRUE(s.err == EPIPE || s.err == ECONNRESET)
+			TH_LOG("send: %s", strerror(s.err));
 	}
 	healthy_check(_metadata, c);
 	free(buf);	/* a blocked sender only reads it */
@@ -840,7 +865,7 @@ TEST_F_TIMEOUT(hostile, connect_flood_peers_die, 150)
 	int i, j, n = san_scaled(64) < 8 ? 8 : san_scaled(64), status;
 	const char *busy;
 	pid_t pid[16];
-	long t0;
+	long t0, v[NCOUNT];
 
 	for (i = 0; i < n; i += 16) {
 		for (j = 0; j < 16 && i + j < n; j++) {
@@ -861,30 +886,40 @@ TEST_F_TIMEOUT(hostile, connect_flood_peers_die, 150)
 	EXPECT_EQ(-1, accept(c->l, NULL, NULL));
 	fcntl(c->l, F_SETFL, 0);
 	t0 = now_ms();
-	busy = counters_back(c->base_h, 120000);
-	EXPECT_EQ(NULL, busy) TH_LOG("%s still above the baseline after %ld ms",
-				     busy, now_ms() - t0);
-	fprintf(stderr, "# flood children gone after %ld ms\n", now_ms() - t0);
+	busy = counters_back(c->base_h, 60000);
+	fprintf(stderr, "# flood children gone after %ld ms (%s)\n",
+		now_ms() - t0, busy ? busy : "all");
+	if (busy) {
+		counters_log("baseline", c->base_h);
+		counters(v);
+		counters_log("now", v);
+	}
+	EXPECT_EQ(NULL, busy) TH_LOG("%s still above the baseline", busy);
 	healthy_check(_metadata, c);
 }
 
 /*
  * Connect requests that never finish the handshake: no QP on our side,
  * the listener's REP arrives (CONNECT_RESPONSE) and we never send the
- * RTU (no rdma_establish()), staying alive.  Returns how many.
+ * RTU (no rdma_establish()), staying alive.  @n requests; how many were
+ * answered with a REP (half-open children of the listener), the others
+ * must be refused with a reject saying "accept queue full" (counted in
+ * *@bad otherwise).
  */
-static int half_open(struct ctx *c, int n)
+static int half_open(struct ctx *c, int n, int *bad)
 {
+	const struct w_reject *rej;
 	struct rdma_conn_param param = {};
 	struct rdma_cm_event *ev;
 	struct w_hello h;
-	int i;
+	int i, open = 0;
 
+	*bad = 0;
 	c->hch = rdma_create_event_channel();
 	if (!c->hch)
 		return 0;
 	hp_hello(&h, 8, 1);
-	for (i = 0; i < n && i < MAX_IDS; i++) {
+	for (i = 0; i < n && c->nids < MAX_IDS; i++) {
 		if (rdma_create_id(c->hch, &c->ids[c->nids], NULL,
 				   RDMA_PS_TCP))
 			break;
@@ -900,37 +935,63 @@ static int half_open(struct ctx *c, int n)
 		param.qp_num = 0x1000 + i;
 		if (rdma_connect(c->ids[i], &param))
 			break;
-		ev = hp_event(c->hch, RDMA_CM_EVENT_CONNECT_RESPONSE,
-			      bound_ms(5000));
-		if (!ev)
-			break;
+		/* The REP, or a reject: accept queue full. */
+		ev = hp_next_event(c->hch, bound_ms(5000));
+		if (!ev) {
+			fprintf(stderr, "# request %d: no answer\n", i);
+			(*bad)++;
+			continue;
+		}
+		rej = ev->param.conn.private_data;
+		if (ev->event == RDMA_CM_EVENT_CONNECT_RESPONSE) {
+			open++;
+		} else if (ev->event != RDMA_CM_EVENT_REJECTED || !rej ||
+			   ev->param.conn.private_data_len < sizeof(*rej) ||
+			   ntohl(rej->magic) != W_MAGIC ||
+			   ntohs(rej->reason) != 2) {
+			fprintf(stderr, "# request %d: %s, reason %d\n", i,
+				rdma_event_str(ev->event),
+				rej ? ntohs(rej->reason) : -1);
+			(*bad)++;
+		}
 		rdma_ack_cm_event(ev);
 	}
-	return i;
+	return open;
 }
 
 /*
- * Issue 9 item 8: requests that never finish the handshake.  The listener
- * (backlog 4) accepts a legit client while 16 of them hang, and the
- * children go once rdma_cm gives up on the RTU, though the peer lives on.
+ * Issue 9 item 8: requests that never finish the handshake.  A listener
+ * with backlog 4 holds a bounded number of half-open children (the
+ * others are refused), and they go once rdma_cm gives up waiting for the
+ * RTU (its REP timeout, about 16 x 4.6 s), though the peer lives on; then
+ * the listener accepts a legit client again.
  */
 TEST_F_TIMEOUT(hostile, handshake_never_finishes, 160)
 {
 	struct ctx *c = &self->c;
-	int n = san_scaled(16) < 4 ? 4 : san_scaled(16), got;
+	int open, refused;
 	const char *busy;
-	long t0;
+	long t0, v[NCOUNT];
 
-	got = half_open(c, n);
-	ASSERT_EQ(n, got);
-	fprintf(stderr, "# conns with %d half-open: %ld (baseline %ld)\n", n,
-		san_stat("conns"), c->base_h[0]);
-	legit_client(_metadata, c);
+	open = half_open(c, 8, &refused);
+	counters(v);
+	fprintf(stderr, "# %d half-open of 8, %d badly refused; conns %ld (baseline %ld)\n",
+		open, refused, v[0], c->base_h[0]);
+	EXPECT_LE(1, open);
+	EXPECT_GE(5, open) TH_LOG("more half-open children than backlog + 1");
+	EXPECT_EQ(0, refused) TH_LOG("requests not refused as backlog full");
+	EXPECT_LE(v[0], c->base_h[0] + open);
 	t0 = now_ms();
-	busy = counters_back(c->base_h, 120000);
+	busy = counters_back(c->base_h, 100000);
 	fprintf(stderr, "# half-open children gone after %ld ms (%s)\n",
 		now_ms() - t0, busy ? busy : "all");
+	if (busy) {
+		counters_log("baseline", c->base_h);
+		counters(v);
+		counters_log("now", v);
+	}
 	EXPECT_EQ(NULL, busy) TH_LOG("%s still above the baseline", busy);
+	legit_client(_metadata, c);
 	healthy_check(_metadata, c);
 }
 
@@ -943,14 +1004,22 @@ TEST_F_TIMEOUT(hostile, handshake_never_finishes, 160)
 TEST_F_TIMEOUT(hostile, listener_closed_under_half_open, 90)
 {
 	struct ctx *c = &self->c;
-	int n = 8;
+	const char *busy;
+	long v[NCOUNT];
+	int refused;
 
-	ASSERT_EQ(n, half_open(c, n));
+	ASSERT_LE(1, half_open(c, 5, &refused));
 	EXPECT_EQ(0, close(c->l));
 	c->l = -1;
 	usleep(500000);
 	close_ids(c);
-	EXPECT_EQ(NULL, counters_back(c->base_h, bound_ms(20000)));
+	busy = counters_back(c->base_h, bound_ms(20000));
+	if (busy) {
+		counters_log("baseline", c->base_h);
+		counters(v);
+		counters_log("now", v);
+	}
+	EXPECT_EQ(NULL, busy) TH_LOG("%s still above the baseline", busy);
 	c->l = a_listener(c->family, c->addr, 4, &c->in);
 	ASSERT_GE(c->l, 0);
 	legit_client(_metadata, c);
@@ -980,7 +1049,8 @@ TEST_F_TIMEOUT(hostile, mutated_header, 150)
 
 	ASSERT_NE(NULL, msg);
 	for (si = 0; si < sizeof(seeds) / sizeof(seeds[0]); si++) {
-		s = seeds[si];
+		/* rand_r() starts alike for nearby seeds: mix them. */
+		s = seeds[si] * 2654435761u ^ 0x5bd1e995;
 		ASSERT_EQ(0, hp_connect(&c->hp, &c->in, HP_NRBUF, HP_NRBUF,
 					1, 0));
 		c->fd = accept(c->l, NULL, NULL);
@@ -1038,7 +1108,8 @@ TEST_F_TIMEOUT(hostile, mutated_header, 150)
 		EXPECT_EQ(0, bad) TH_LOG("seed %u: wrong data", seeds[si]);
 		if (err) {
 			EXPECT_EQ(ECONNRESET, err) TH_LOG("seed %u", seeds[si]);
-			EXPECT_GE((long)k * mlen, got) TH_LOG("seed %u",
+			/* The valid prefix, exactly. */
+			EXPECT_EQ((long)k * mlen, got) TH_LOG("seed %u",
 							      seeds[si]);
 		} else {
 			EXPECT_EQ((long)nmsg * mlen, got) TH_LOG("seed %u",

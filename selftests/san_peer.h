@@ -46,6 +46,12 @@ struct w_hdr {
 	uint32_t len;
 } __attribute__((packed));
 
+struct w_reject {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t reason;	/* 1 version/hello, 2 accept queue full, 3 no resources */
+} __attribute__((packed));
+
 struct w_src_avail {
 	uint64_t addr;
 	uint32_t rkey;
@@ -80,10 +86,9 @@ static inline long hp_now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The next rdma_cm event within @ms, if it is @want (acked by the caller). */
-static inline struct rdma_cm_event *hp_event(struct rdma_event_channel *ch,
-					     enum rdma_cm_event_type want,
-					     int ms)
+/* The next rdma_cm event within @ms (acked by the caller), or NULL. */
+static inline struct rdma_cm_event *hp_next_event(struct rdma_event_channel *ch,
+						  int ms)
 {
 	struct pollfd p = { .fd = ch->fd, .events = POLLIN };
 	struct rdma_cm_event *ev;
@@ -91,12 +96,23 @@ static inline struct rdma_cm_event *hp_event(struct rdma_event_channel *ch,
 	fcntl(ch->fd, F_SETFL, fcntl(ch->fd, F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		if (!rdma_get_cm_event(ch, &ev))
-			break;
-		if (errno != EAGAIN || poll(&p, 1, ms) <= 0) {
-			fprintf(stderr, "# peer: no %s within %d ms\n",
-				rdma_event_str(want), ms);
+			return ev;
+		if (errno != EAGAIN || poll(&p, 1, ms) <= 0)
 			return NULL;
-		}
+	}
+}
+
+/* The next rdma_cm event within @ms, if it is @want (acked by the caller). */
+static inline struct rdma_cm_event *hp_event(struct rdma_event_channel *ch,
+					     enum rdma_cm_event_type want,
+					     int ms)
+{
+	struct rdma_cm_event *ev = hp_next_event(ch, ms);
+
+	if (!ev) {
+		fprintf(stderr, "# peer: no %s within %d ms\n",
+			rdma_event_str(want), ms);
+		return NULL;
 	}
 	if (ev->event != want) {
 		fprintf(stderr, "# peer: got %s, wanted %s (status %d)\n",
