@@ -936,8 +936,7 @@ static void op_pair(struct fz *t)
 	int l, c, a, v6 = chance(t, 25);
 	long rc;
 
-	begin(t, "pair: socket+bind+listen (%s) -> later slot%d", v6 ? "v6" : "v4",
-	      t->focus);
+	begin(t, "pair: socket+bind+listen (%s)", v6 ? "v6" : "v4");
 	l = socket(family, SOCK_STREAM, 0);
 	if (l < 0) {
 		end(t, OP_PAIR, -1);
@@ -990,11 +989,11 @@ fail:
 	if (a >= 0) {
 		ADD(n_accepted, 1);
 		ADD(n_pairs, 1);
-		slot_put(pick_slot(t), a);
+		slot_put(rn(t, NSLOT), a);
 	}
-	slot_put(pick_slot(t), c);
+	slot_put(rn(t, NSLOT), c);
 	if (chance(t, 50))
-		slot_put(pick_slot(t), l);
+		slot_put(rn(t, NSLOT), l);
 	else
 		close(l);
 }
