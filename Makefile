@@ -9,6 +9,8 @@
 #   make shell      a shell in a booted test box with the module loaded
 #   make check-debug   the suite on the debug kernel (KASAN, lockdep,
 #                      kmemleak), built once per machine (~30 min)
+#   make fuzz DURATION=s [SEED=n] [DEBUG=1]   san_fuzz and trinity on
+#                      AF_SAN for DURATION seconds each (docs/fuzzing.md)
 #
 # KVER/KDIR pick the kernel: by default the running kernel when its build
 # directory exists, else the newest installed kernel with vmlinuz and headers.
@@ -25,7 +27,7 @@ KERNEL_SRCS := $(wildcard $(TOP)/kernel/*.c $(TOP)/kernel/*.h) \
 	       $(wildcard $(TOP)/selftests/bite/*.c)
 
 .PHONY: all deps deps-build deps-box deps-debug module selftests tools lint \
-	check demo shell clean debug-kernel module-debug check-debug
+	check demo shell clean debug-kernel module-debug check-debug fuzz
 
 all: module selftests tools
 
@@ -98,6 +100,13 @@ module-debug: debug-kernel
 
 check-debug: module-debug selftests tools deps-box
 	$(TOP)/tools/check --debug
+
+# The fuzzers for DURATION seconds each (default 60), seed SEED (default
+# 1); DEBUG=1 on the debug kernel.
+DURATION ?= 60
+SEED ?= 1
+fuzz: selftests tools deps-box $(if $(DEBUG),module-debug,module)
+	$(TOP)/tools/fuzz $(if $(DEBUG),--debug) $(DURATION) $(SEED)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
