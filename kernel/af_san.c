@@ -22,10 +22,21 @@ module_param_named(family, san_family, int, 0444);
 MODULE_PARM_DESC(family,
 		 "socket family number to register (default 22; free slots: 13, 18, 19, 22, 25)");
 
+/* SO_KEEPALIVE set or cleared (socket lock held, flag not yet changed). */
+static void san_proto_keepalive(struct sock *sk, int on)
+{
+	struct san_sock *ssk = san_sk(sk);
+
+	if (on && ssk->conn && sk->sk_state == TCP_ESTABLISHED &&
+	    ssk->prov->keepalive)
+		ssk->prov->keepalive(ssk);
+}
+
 static struct proto san_proto = {
 	.name = "AF_SAN",
 	.owner = THIS_MODULE,
 	.obj_size = sizeof(struct san_sock),
+	.keepalive = san_proto_keepalive,
 };
 
 static void san_sock_destruct(struct sock *sk)
@@ -76,34 +87,79 @@ static int san_create(struct net *net, struct socket *sock, int protocol,
  *
  * The child starts in TCP_SYN_RECV, inherits the listener's provider and
  * buffer sizes, and holds a reference on @lsk (@parent) until accept()
- * takes it or san_child_drop() ends it.
+ * takes it or san_child_drop() ends it.  It counts as half-open on @lsk
+ * until san_child_leave_synq(): as TCP, a listener holds at most its
+ * backlog + 1 connections, half-open and established together.
  *
  * Context: process context.
- * Return: the child with one reference, owned by the caller, or NULL.
+ * Return: the child with one reference, owned by the caller;
+ * ERR_PTR(-ENOBUFS) when the listener is full or no longer listening,
+ * ERR_PTR(-ENOMEM).
  */
 struct san_sock *san_child_alloc(struct san_sock *lsk)
 {
-	struct sock *sk;
+	struct sock *lk = &lsk->sk;
 	struct san_sock *child;
+	struct sock *sk;
+	bool full;
 
-	sk = san_sock_alloc(sock_net(&lsk->sk), NULL, GFP_KERNEL, 0);
-	if (!sk)
-		return NULL;
+	spin_lock_bh(&lsk->state_lock);
+	full = lk->sk_state != TCP_LISTEN ||
+	       READ_ONCE(lk->sk_ack_backlog) + lsk->half_open >
+	       READ_ONCE(lk->sk_max_ack_backlog);
+	if (!full)
+		lsk->half_open++;
+	spin_unlock_bh(&lsk->state_lock);
+	if (full)
+		return ERR_PTR(-ENOBUFS);
+
+	sk = san_sock_alloc(sock_net(lk), NULL, GFP_KERNEL, 0);
+	if (!sk) {
+		spin_lock_bh(&lsk->state_lock);
+		lsk->half_open--;
+		spin_unlock_bh(&lsk->state_lock);
+		return ERR_PTR(-ENOMEM);
+	}
 	child = san_sk(sk);
 	child->prov = lsk->prov;
-	sk->sk_rcvbuf = READ_ONCE(lsk->sk.sk_rcvbuf);
-	sk->sk_sndbuf = READ_ONCE(lsk->sk.sk_sndbuf);
-	sk->sk_flags = lsk->sk.sk_flags &
-		       (BIT(SOCK_KEEPOPEN) | BIT(SOCK_LINGER));
-	sk->sk_lingertime = lsk->sk.sk_lingertime;
+	sk->sk_rcvbuf = READ_ONCE(lk->sk_rcvbuf);
+	sk->sk_sndbuf = READ_ONCE(lk->sk_sndbuf);
+	sk->sk_flags = lk->sk_flags & (BIT(SOCK_KEEPOPEN) | BIT(SOCK_LINGER));
+	sk->sk_lingertime = lk->sk_lingertime;
 	child->keepidle = READ_ONCE(lsk->keepidle);
 	child->cancel_policy = READ_ONCE(lsk->cancel_policy);
 	child->cancel_timeout_ms = READ_ONCE(lsk->cancel_timeout_ms);
 	child->zcopy_threshold = READ_ONCE(lsk->zcopy_threshold);
-	sock_hold(&lsk->sk);
+	child->half_open = 1;
+	sock_hold(lk);
 	child->parent = lsk;
 	san_set_state(child, TCP_SYN_RECV);
 	return child;
+}
+
+/**
+ * san_child_leave_synq - a child stops counting as half-open
+ * @child: the child
+ *
+ * Context: any.
+ * Return: whether it was half-open: the caller now decides its fate
+ * (queue it for accept(), or drop it).
+ */
+bool san_child_leave_synq(struct san_sock *child)
+{
+	struct san_sock *lsk = READ_ONCE(child->parent);
+	bool was;
+
+	if (!lsk)
+		return false;
+	spin_lock_bh(&lsk->state_lock);
+	was = child->half_open;
+	if (was) {
+		child->half_open = 0;
+		lsk->half_open--;
+	}
+	spin_unlock_bh(&lsk->state_lock);
+	return was;
 }
 
 /**
@@ -118,6 +174,7 @@ void san_child_drop(struct san_sock *child)
 {
 	struct san_sock *lsk = child->parent;
 
+	san_child_leave_synq(child);
 	child->parent = NULL;
 	if (lsk)
 		sock_put(&lsk->sk);

@@ -33,6 +33,14 @@
  * @zcopy_threshold: SAN_ZCOPY_THRESHOLD, 0 for net.san.zcopy_threshold
  * @aborted: a cancellation tore the connection down: every call but
  *	close() fails with ECONNABORTED from then on.  Socket lock.
+ * @was_established: the connection reached ESTABLISHED once; a
+ *	non-blocking connect()'s socket counts as connected from then on,
+ *	whether or not connect() is called again (as TCP)
+ * @half_open: listener: children between the connection request and
+ *	ESTABLISHED; child: it is one of them.  Under the listener's
+ *	@state_lock.
+ * @rx_zc_busy: a reader's zero-copy READ is in flight (its call dropped
+ *	the socket lock to wait): other readers wait for it.  Socket lock.
  */
 struct san_sock {
 	struct sock sk;
@@ -49,6 +57,9 @@ struct san_sock {
 	int cancel_timeout_ms;
 	int zcopy_threshold;
 	bool aborted;
+	bool was_established;
+	u32 half_open;
+	bool rx_zc_busy;
 };
 
 /* Seconds before a keepalive probe of an idle connection. */
@@ -96,6 +107,7 @@ void san_stats_exit(void);
 
 /* af_san.c: socket life cycle. */
 struct san_sock *san_child_alloc(struct san_sock *listener);
+bool san_child_leave_synq(struct san_sock *child);
 void san_child_drop(struct san_sock *child);
 
 /* san_stream.c: the switch's side of provider events. */

@@ -90,6 +90,13 @@ struct san_zc {
  *	every outstanding operation: each busy &san_zc stops being busy
  *	once the device can no longer touch its buffer.  The connection
  *	stays the switch's until @close.  Non-blocking.
+ * @reset: hand back a connection that never was or is no longer
+ *	established (a failed bind or connect) and wait until everything of
+ *	it is released, its address included, so that the socket can bind
+ *	or connect again.  Process context, socket lock held; never called
+ *	from a provider event.
+ * @keepalive: SO_KEEPALIVE was set or cleared on an established
+ *	connection.  Optional; socket lock held.
  * @close: the switch lets go of the connection: gracefully (@abort false:
  *	deliver what was taken, end the stream, then release) or abortively
  *	(the peer sees a reset at once).  Never fails; the provider releases
@@ -120,6 +127,8 @@ struct san_provider {
 		       int flags, struct san_zc *zc);
 	int (*zc_end)(struct san_sock *ssk, struct san_zc *zc);
 	void (*abort)(struct san_sock *ssk);
+	void (*reset)(struct san_sock *ssk);
+	void (*keepalive)(struct san_sock *ssk);
 	void (*close)(struct san_sock *ssk, bool abort);
 };
 

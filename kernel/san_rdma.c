@@ -22,6 +22,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 #include <rdma/ib_cm.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
@@ -121,13 +122,15 @@ static void san_rdma_abort_work(struct work_struct *work)
 	mutex_lock(&conn->cm_mutex);
 	if (!conn->dying && conn->id) {
 		/*
-		 * The QP is in error once this returns: the peer can no
-		 * longer read what we exposed, and our READs are flushed.
+		 * The QP is in error once rdma_disconnect() returns: the peer
+		 * can no longer read what we exposed.  Once it is drained, no
+		 * work request of ours is left on the device: only then do
+		 * the zero-copy transfers give their buffers back.
 		 */
 		rdma_disconnect(conn->id);
-		san_rdma_zc_flush(conn);
 		if (conn->qp)
 			ib_drain_qp(conn->qp);
+		san_rdma_zc_flush(conn);
 	}
 	mutex_unlock(&conn->cm_mutex);
 }
@@ -137,7 +140,9 @@ static void san_rdma_teardown(struct san_rconn *conn)
 {
 	mutex_lock(&conn->cm_mutex);
 	spin_lock_bh(&conn->lock);
+	/* Nothing queues abort_work, ka_work or fin_work from now on. */
 	conn->dying = true;
+	conn->broken = true;
 	spin_unlock_bh(&conn->lock);
 	mutex_unlock(&conn->cm_mutex);
 
@@ -190,6 +195,85 @@ void san_rdma_queue_teardown(struct san_rconn *conn)
 static int san_rdma_cm_handler(struct rdma_cm_id *id,
 			       struct rdma_cm_event *ev);
 
+/**
+ * san_rdma_get - enter a call that uses the device's resources
+ * @conn: the connection
+ *
+ * Context: any; takes conn->lock.
+ * Return: false when the device went away (the caller fails with
+ * ENETDOWN); else the caller calls san_rdma_put() when done.
+ */
+bool san_rdma_get(struct san_rconn *conn)
+{
+	bool ok;
+
+	spin_lock_bh(&conn->lock);
+	ok = !conn->removed;
+	if (ok)
+		conn->users++;
+	spin_unlock_bh(&conn->lock);
+	return ok;
+}
+
+void san_rdma_put(struct san_rconn *conn)
+{
+	bool last;
+
+	spin_lock_bh(&conn->lock);
+	last = !--conn->users && conn->removed;
+	spin_unlock_bh(&conn->lock);
+	if (last)
+		wake_up_var(&conn->users);
+}
+
+static bool san_rdma_idle(struct san_rconn *conn)
+{
+	bool idle;
+
+	spin_lock_bh(&conn->lock);
+	idle = !conn->users;
+	spin_unlock_bh(&conn->lock);
+	return idle;
+}
+
+/* Remember the id's addresses for getname(), which never reads the id. */
+static void san_rdma_save_addrs(struct san_rconn *conn)
+{
+	struct rdma_addr *a = &conn->id->route.addr;
+
+	spin_lock_bh(&conn->lock);
+	memcpy(&conn->laddr, &a->src_addr, sizeof(conn->laddr));
+	memcpy(&conn->raddr, &a->dst_addr, sizeof(conn->raddr));
+	spin_unlock_bh(&conn->lock);
+}
+
+/*
+ * The id's device is going away (DEVICE_REMOVAL, cm_mutex held): end the
+ * connection with ENETDOWN, wake every sleeper, drain the QP, wait for the
+ * calls still using the device's resources, release them all.  Returns 1:
+ * rdma_cm destroys the id when we return, so that the removal never waits
+ * for the sockets to be closed.  The socket keeps its (now empty)
+ * connection until close().
+ */
+static int san_rdma_device_removal(struct san_rconn *conn)
+{
+	spin_lock_bh(&conn->lock);
+	conn->broken = true;
+	conn->removed = true;
+	spin_unlock_bh(&conn->lock);
+	san_conn_error(conn->ssk, ENETDOWN);
+	if (conn->qp) {
+		rdma_disconnect(conn->id);
+		ib_drain_qp(conn->qp);
+	}
+	/* Zero-copy calls wake up, release their buffers and leave. */
+	san_rdma_zc_flush(conn);
+	wait_var_event(&conn->users, san_rdma_idle(conn));
+	san_rdma_free_ib(conn);
+	conn->id = NULL;
+	return 1;
+}
+
 static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 {
 	struct san_rconn *conn;
@@ -202,6 +286,7 @@ static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 	spin_lock_init(&conn->lock);
 	INIT_LIST_HEAD(&conn->rx_filled);
 	INIT_LIST_HEAD(&conn->tx_free);
+	conn->zc_err_cqe.done = san_rdma_zc_err_done;
 	INIT_WORK(&conn->abort_work, san_rdma_abort_work);
 	INIT_DELAYED_WORK(&conn->ka_work, san_rdma_keepalive_work);
 	INIT_DELAYED_WORK(&conn->fin_work, san_rdma_fin_work);
@@ -385,13 +470,14 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 
 	if (READ_ONCE(lsk->sk.sk_state) != TCP_LISTEN)
 		return -ECONNREFUSED;
-	reason = SAN_REJ_BACKLOG;
-	if (sk_acceptq_is_full(&lsk->sk))
-		goto reject;
-	reason = SAN_REJ_NOMEM;
+	/* Half-open and accept queue together hold at most backlog + 1. */
 	child = san_child_alloc(lsk);
-	if (!child)
+	if (IS_ERR(child)) {
+		reason = PTR_ERR(child) == -ENOBUFS ? SAN_REJ_BACKLOG :
+						      SAN_REJ_NOMEM;
 		goto reject;
+	}
+	reason = SAN_REJ_NOMEM;
 	conn = san_rconn_alloc(child);
 	if (!conn) {
 		san_child_drop(child);
@@ -399,6 +485,7 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 	}
 	conn->id = id;
 	id->context = conn;
+	san_rdma_save_addrs(conn);
 	reason = san_rdma_hello_check(conn, ev->param.conn.private_data,
 				      ev->param.conn.private_data_len);
 	if (reason) {
@@ -460,6 +547,7 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		san_rdma_save_addrs(conn);
 		if (rdma_resolve_route(conn->id, SAN_RESOLVE_TIMEOUT_MS))
 			err = EHOSTUNREACH;
 		break;
@@ -487,9 +575,11 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 			break;
 		}
 		WRITE_ONCE(conn->last_rx, jiffies);
+		san_rdma_save_addrs(conn);
 		san_established(ssk);
 		san_wake_tx(ssk);
-		queue_delayed_work(san_rdma_wq, &conn->ka_work, HZ);
+		if (sock_flag(&ssk->sk, SOCK_KEEPOPEN))
+			san_rdma_ka_arm(conn, HZ);
 		break;
 	case RDMA_CM_EVENT_REJECTED:
 		san_rdma_log_reject(conn->id, ev);
@@ -509,6 +599,9 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		 * once the QP is drained: a FIN among them makes this a
 		 * graceful close, anything else a reset.
 		 */
+		spin_lock_bh(&conn->lock);
+		conn->broken = true;
+		spin_unlock_bh(&conn->lock);
 		if (conn->qp)
 			ib_drain_qp(conn->qp);
 		san_rdma_zc_flush(conn);
@@ -517,19 +610,14 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		else
 			san_conn_error(ssk, ECONNRESET);
 		break;
-	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		err = ENETDOWN;
-		break;
 	default:
 		break;
 	}
 	if (err) {
 		pr_debug("af_san: cm id %p: connection error %d\n", conn->id,
 			 err);
-		san_conn_error(ssk, err);
 		/* Flush what is in flight, zero-copy buffers included. */
-		if (conn->qp)
-			queue_work(san_rdma_wq, &conn->abort_work);
+		san_rdma_fail(conn, err);
 	}
 	/* An orphaned connection that ended is freed now. */
 	if ((err || ev->event == RDMA_CM_EVENT_DISCONNECTED) &&
@@ -550,7 +638,9 @@ static int san_rdma_cm_handler(struct rdma_cm_id *id,
 		 conn->dying ? ", dying" : "");
 	if (conn->dying)
 		goto out;
-	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
+	if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL)
+		ret = san_rdma_device_removal(conn);
+	else if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
 		ret = san_rdma_conn_request(conn, id, ev) ? 1 : 0;
 	else
 		san_rdma_conn_event(conn, ev);
@@ -558,6 +648,8 @@ out:
 	mutex_unlock(&conn->cm_mutex);
 	return ret;
 }
+
+static void san_rdma_reset(struct san_sock *ssk);
 
 static int san_rdma_bind(struct san_sock *ssk)
 {
@@ -576,18 +668,27 @@ static int san_rdma_bind(struct san_sock *ssk)
 	err = rdma_bind_addr(conn->id, (struct sockaddr *)&ssk->local);
 	if (err == -EADDRNOTAVAIL || err == -ENODEV)
 		err = -EADDRNOTAVAIL;
-	if (err)
+	if (err) {
+		/* Nothing of a failed bind stays: the socket may bind again. */
+		san_rdma_reset(ssk);
 		return err;
+	}
 	memcpy(&ssk->local, &conn->id->route.addr.src_addr,
 	       sizeof(ssk->local));
+	san_rdma_save_addrs(conn);
 	return 0;
 }
 
 static int san_rdma_listen(struct san_sock *ssk, int backlog)
 {
 	struct san_rconn *conn = ssk->conn;
+	int err;
 
-	return rdma_listen(conn->id, backlog);
+	if (!san_rdma_get(conn))
+		return -ENETDOWN;
+	err = rdma_listen(conn->id, backlog);
+	san_rdma_put(conn);
+	return err;
 }
 
 static int san_rdma_connect(struct san_sock *ssk,
@@ -600,11 +701,14 @@ static int san_rdma_connect(struct san_sock *ssk,
 	if (err)
 		return err;
 	conn = ssk->conn;
+	if (!san_rdma_get(conn))
+		return -ENETDOWN;
 	err = rdma_resolve_addr(conn->id,
 				ssk->bound ? (struct sockaddr *)&ssk->local :
 					     NULL,
 				(struct sockaddr *)addr,
 				SAN_RESOLVE_TIMEOUT_MS);
+	san_rdma_put(conn);
 	if (err == -ENODEV || err == -EADDRNOTAVAIL)
 		return -ENETUNREACH;
 	return err;
@@ -614,15 +718,18 @@ static int san_rdma_getname(struct san_sock *ssk,
 			    struct sockaddr_storage *addr, bool peer)
 {
 	struct san_rconn *conn = ssk->conn;
-	struct sockaddr *sa;
+	int family;
 
-	if (!conn || !conn->id)
+	if (!conn)
 		return -ENOTCONN;
-	sa = peer ? (struct sockaddr *)&conn->id->route.addr.dst_addr :
-		    (struct sockaddr *)&conn->id->route.addr.src_addr;
-	memcpy(addr, sa, sizeof(*addr));
-	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-					   sizeof(struct sockaddr_in);
+	spin_lock_bh(&conn->lock);
+	memcpy(addr, peer ? &conn->raddr : &conn->laddr, sizeof(*addr));
+	spin_unlock_bh(&conn->lock);
+	family = addr->ss_family;
+	if (family != AF_INET && family != AF_INET6)
+		return -ENOTCONN;
+	return family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+				    sizeof(struct sockaddr_in);
 }
 
 /* Reset now; the connection stays the socket's until close. */
@@ -632,6 +739,32 @@ static void san_rdma_abort(struct san_sock *ssk)
 
 	if (conn)
 		queue_work(san_rdma_wq, &conn->abort_work);
+}
+
+/* Free a failed or unused connection now: its address is free after. */
+static void san_rdma_reset(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+	bool run;
+
+	if (!conn)
+		return;
+	WRITE_ONCE(ssk->conn, NULL);
+	WRITE_ONCE(conn->owner_gone, true);
+	spin_lock_bh(&conn->lock);
+	run = !conn->teardown_queued;
+	conn->teardown_queued = true;
+	spin_unlock_bh(&conn->lock);
+	if (run)
+		san_rdma_teardown(conn);
+}
+
+static void san_rdma_keepalive(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	if (conn)
+		san_rdma_ka_arm(conn, HZ);
 }
 
 static void san_rdma_close(struct san_sock *ssk, bool abort)
@@ -705,5 +838,7 @@ const struct san_provider san_rdma_provider = {
 	.zc_recv = san_rdma_zc_recv,
 	.zc_end = san_rdma_zc_end,
 	.abort = san_rdma_abort,
+	.reset = san_rdma_reset,
+	.keepalive = san_rdma_keepalive,
 	.close = san_rdma_close,
 };

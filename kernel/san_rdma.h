@@ -79,7 +79,21 @@ struct san_tbuf {
  *	@dying is set under it, the handler touches nothing
  * @lock: the data path state below; taken with _bh, also from completion
  *	handlers (softirq)
- * @dying: teardown started (under @cm_mutex and @lock)
+ * @dying: teardown started (under @cm_mutex and @lock); no work item is
+ *	queued from then on
+ * @broken: the connection is being reset or was (under @lock): nothing
+ *	new is posted, and every zero-copy transfer registered before it was
+ *	set is flushed once the QP is drained (san_rdma_recover())
+ * @removed: the device went away (under @lock): the QP, CQ, buffers and
+ *	PD are released and rdma_cm destroyed the id; the provider's ops
+ *	fail with ENETDOWN
+ * @users: switch calls using the device's resources (san_rdma_get())
+ *	outside @lock; the removal waits for them to leave
+ * @laddr: local address, @raddr: peer address, once known (getname);
+ *	under @lock
+ * @zc_err_cqe: completion of the unsignaled work requests of zero-copy
+ *	(REG_MR, all READs but the last): seen only when one fails or is
+ *	flushed; a failure resets the connection
  * @owner_gone: the switch let go of the connection (&san_provider.close)
  * @teardown_queued: @teardown_work is queued or ran
  * @rbuf_count: receive buffers; @tbuf_count: send buffers
@@ -117,6 +131,12 @@ struct san_rconn {
 	struct mutex cm_mutex;	/* see above */
 	spinlock_t lock;	/* see above */
 	bool dying;
+	bool broken;
+	bool removed;
+	u32 users;
+	struct sockaddr_storage laddr;
+	struct sockaddr_storage raddr;
+	struct ib_cqe zc_err_cqe;
 	bool owner_gone;
 	bool teardown_queued;
 	u32 rbuf_count;
@@ -156,6 +176,7 @@ int san_rdma_buffers_alloc(struct san_rconn *conn);
 void san_rdma_buffers_free(struct san_rconn *conn);
 int san_rdma_post_all_recvs(struct san_rconn *conn);
 void san_rdma_fail(struct san_rconn *conn, int err);
+void san_rdma_ka_arm(struct san_rconn *conn, unsigned long delay);
 void san_rdma_tx_kick(struct san_rconn *conn);
 void san_rdma_tx_control(struct san_rconn *conn);
 void san_rdma_keepalive_work(struct work_struct *work);
@@ -170,6 +191,8 @@ bool san_rdma_tx_done(struct san_sock *ssk);
 
 /* san_rdma.c */
 void san_rdma_queue_teardown(struct san_rconn *conn);
+bool san_rdma_get(struct san_rconn *conn);
+void san_rdma_put(struct san_rconn *conn);
 
 /* san_rdma_zc.c: zero-copy (SRC_AVAIL, RDMA READ, RD_DONE). */
 struct san_zc_op;
@@ -178,6 +201,7 @@ u32 san_rdma_zc_send_wrs(u32 sge_rd);
 bool san_rdma_zc_src_avail(struct san_rconn *conn, struct san_rbuf *rb);
 bool san_rdma_zc_rd_done(struct san_rconn *conn, const void *payload);
 void san_rdma_zc_flush(struct san_rconn *conn);
+void san_rdma_zc_err_done(struct ib_cq *cq, struct ib_wc *wc);
 int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		     struct san_zc *zc);
 int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,

@@ -127,6 +127,9 @@ int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
 	rb->len = 0;
 	rb->off = 0;
 	rb->zc = false;
+	/* The CPU read it: give it back to the device before reuse. */
+	ib_dma_sync_single_for_device(conn->id->device, rb->dma, SAN_BUF_SIZE,
+				      DMA_FROM_DEVICE);
 	return ib_post_recv(conn->id->qp, &wr, NULL);
 }
 
@@ -150,7 +153,7 @@ bool san_rdma_rx_consumed(struct san_rconn *conn, struct san_rbuf *rb, u32 n)
 	if (rb->off < rb->len)
 		return false;
 	list_del_init(&rb->node);
-	if (!conn->dying && conn->qp && !san_rdma_post_recv(conn, rb))
+	if (!conn->broken && conn->qp && !san_rdma_post_recv(conn, rb))
 		conn->to_return++;
 	return true;
 }
@@ -170,17 +173,19 @@ int san_rdma_post_all_recvs(struct san_rconn *conn)
 
 /*
  * Take a send buffer and a credit for a message of @type, with the credits
- * to return in its header.  DATA and SRC_AVAIL leave the last credit and
- * the last buffer to control messages.
+ * to return in its header.  DATA, SRC_AVAIL and FIN leave the last credit
+ * and the last buffer to RD_DONE and CREDIT, the messages that unblock
+ * the peer: a FIN that took the last credit would keep a RD_DONE from
+ * ever going out while the peer's zero-copy send waits for it.
  */
 struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
 {
-	u32 need = type == SAN_MSG_DATA || type == SAN_MSG_SRC_AVAIL ? 2 : 1;
+	u32 need = type == SAN_MSG_RD_DONE || type == SAN_MSG_CREDIT ? 1 : 2;
 	struct san_msg_hdr *hdr;
 	struct san_tbuf *tb;
 
 	lockdep_assert_held(&conn->lock);
-	if (conn->dying || !conn->qp || conn->credits < need ||
+	if (conn->broken || !conn->qp || conn->credits < need ||
 	    conn->tx_free_count < need)
 		return NULL;
 	tb = list_first_entry(&conn->tx_free, struct san_tbuf, node);
@@ -319,18 +324,47 @@ void san_rdma_tx_kick(struct san_rconn *conn)
 }
 
 /**
- * san_rdma_fail - end a connection on an error
+ * san_rdma_fail - end a connection on an error: the one recovery path
  * @conn: the connection
  * @err: positive errno the socket reports (ECONNRESET for a peer that
  *	broke the protocol or a transport error)
  *
- * Context: any.  Moving the QP to error may sleep, so it is left to
- * abort_work; the peer then sees a disconnect without FIN: a reset.
+ * Every error of a connection ends here: a failed completion (signaled
+ * or not), a message that breaks the protocol, a post that failed, an
+ * rdma_cm error.  Nothing new is posted from now on (@broken); abort_work
+ * moves the QP to error (the peer sees a disconnect without FIN: a
+ * reset), drains it, and only then flushes the zero-copy transfers, whose
+ * buffers the device can no longer touch.
+ *
+ * Context: any.
  */
 void san_rdma_fail(struct san_rconn *conn, int err)
 {
+	bool queue;
+
 	san_conn_error(conn->ssk, err);
-	queue_work(san_rdma_wq, &conn->abort_work);
+	spin_lock_bh(&conn->lock);
+	conn->broken = true;
+	/* Teardown drains and frees by itself; it cancelled abort_work. */
+	queue = !conn->dying;
+	if (queue)
+		queue_work(san_rdma_wq, &conn->abort_work);
+	spin_unlock_bh(&conn->lock);
+}
+
+/**
+ * san_rdma_ka_arm - (re)start the keepalive timer of a connection
+ * @conn: the connection
+ * @delay: jiffies until the next look
+ *
+ * Context: any; takes conn->lock.
+ */
+void san_rdma_ka_arm(struct san_rconn *conn, unsigned long delay)
+{
+	spin_lock_bh(&conn->lock);
+	if (!conn->dying)
+		mod_delayed_work(san_rdma_wq, &conn->ka_work, delay);
+	spin_unlock_bh(&conn->lock);
 }
 
 static bool san_rdma_hdr_valid(struct san_rconn *conn,
@@ -342,13 +376,18 @@ static bool san_rdma_hdr_valid(struct san_rconn *conn,
 	    len != byte_len - sizeof(*hdr))
 		return false;
 	/*
-	 * The peer cannot return more credits than it has buffers (known
-	 * once its hello is checked, which may come after its first
-	 * message: rdma_cm and the CQ report independently).
+	 * The peer cannot return more credits than it has buffers.  Its
+	 * hello may be checked after its first message (rdma_cm and the CQ
+	 * report independently), but until then we sent nothing: it has no
+	 * credit of ours to return.
 	 */
-	if (conn->peer_rbuf_count &&
-	    conn->credits + be16_to_cpu(hdr->credits) > conn->peer_rbuf_count)
+	if (!conn->peer_rbuf_count) {
+		if (hdr->credits || hdr->type == SAN_MSG_RD_DONE)
+			return false;
+	} else if (conn->credits + be16_to_cpu(hdr->credits) >
+		   conn->peer_rbuf_count) {
 		return false;
+	}
 	switch (hdr->type) {
 	case SAN_MSG_DATA:
 		return len > 0 && !conn->fin_rcvd;
@@ -403,7 +442,7 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 		if (!san_rdma_zc_rd_done(conn, hdr + 1))
 			goto violation;
 		/* The buffer goes straight back, its credit at once. */
-		if (!conn->dying && !san_rdma_post_recv(conn, rb))
+		if (!conn->broken && !san_rdma_post_recv(conn, rb))
 			conn->to_return++;
 		conn->credit_now = true;
 		break;
@@ -413,7 +452,7 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 		fallthrough;
 	case SAN_MSG_CREDIT:
 		/* No payload: the buffer goes straight back. */
-		if (!conn->dying && !san_rdma_post_recv(conn, rb))
+		if (!conn->broken && !san_rdma_post_recv(conn, rb))
 			conn->to_return++;
 		break;
 	}
@@ -465,9 +504,9 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 	san_wake_tx(conn->ssk);
 }
 
-int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len)
+static int san_rdma_do_sendmsg(struct san_rconn *conn,
+			       struct msghdr *msg, size_t len)
 {
-	struct san_rconn *conn = ssk->conn;
 	struct san_tbuf *tb;
 	size_t n;
 	int err;
@@ -481,40 +520,46 @@ int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len)
 	n = min_t(size_t, len, SAN_PAYLOAD_MAX);
 	if (!copy_from_iter_full((char *)tb->data + sizeof(struct san_msg_hdr),
 				 n, &msg->msg_iter)) {
-		err = -EFAULT;
-		goto put_back;
+		spin_lock_bh(&conn->lock);
+		san_rdma_tx_put_back(conn, tb);
+		spin_unlock_bh(&conn->lock);
+		return -EFAULT;
 	}
 	tb->len = n;
 	spin_lock_bh(&conn->lock);
-	conn->tx_bytes += n;
-	err = san_rdma_post_send(conn, tb);
+	err = -ECONNRESET;
+	if (!conn->broken) {
+		conn->tx_bytes += n;
+		err = san_rdma_post_send(conn, tb);
+		if (err)
+			conn->tx_bytes -= n;
+	}
 	if (err)
-		conn->tx_bytes -= n;
+		san_rdma_tx_put_back(conn, tb);
 	spin_unlock_bh(&conn->lock);
 	if (err) {
 		iov_iter_revert(&msg->msg_iter, n);
-		goto put_back_locked;
+		san_rdma_fail(conn, ECONNRESET);
+		return -ECONNRESET;
 	}
 	return n;
-
-put_back:
-	spin_lock_bh(&conn->lock);
-	san_rdma_tx_put_back(conn, tb);
-	spin_unlock_bh(&conn->lock);
-	return err;
-
-put_back_locked:
-	spin_lock_bh(&conn->lock);
-	san_rdma_tx_put_back(conn, tb);
-	spin_unlock_bh(&conn->lock);
-	san_rdma_fail(conn, ECONNRESET);
-	return -ECONNRESET;
 }
 
-int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
-		     int flags)
+int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len)
 {
 	struct san_rconn *conn = ssk->conn;
+	int ret;
+
+	if (!san_rdma_get(conn))
+		return -ENETDOWN;
+	ret = san_rdma_do_sendmsg(conn, msg, len);
+	san_rdma_put(conn);
+	return ret;
+}
+
+static int san_rdma_do_recvmsg(struct san_rconn *conn, struct msghdr *msg,
+			       size_t len, int flags)
+{
 	bool peek = flags & MSG_PEEK;
 	struct san_rbuf *rb;
 	size_t copied = 0;
@@ -579,6 +624,19 @@ int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	return copied ? copied : -EAGAIN;
 }
 
+int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
+		     int flags)
+{
+	struct san_rconn *conn = ssk->conn;
+	int ret;
+
+	if (!san_rdma_get(conn))
+		return -ENETDOWN;
+	ret = san_rdma_do_recvmsg(conn, msg, len, flags);
+	san_rdma_put(conn);
+	return ret;
+}
+
 /**
  * san_rdma_keepalive_work - probe an idle connection that asked for it
  * @work: &san_rconn.ka_work
@@ -598,19 +656,21 @@ void san_rdma_keepalive_work(struct work_struct *work)
 	unsigned long idle = san_keepalive_idle(conn->ssk) * HZ;
 	struct san_tbuf *tb;
 
-	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED)
+	/* Armed only with SO_KEEPALIVE: it stops when the option goes. */
+	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
+	    !sock_flag(sk, SOCK_KEEPOPEN))
 		return;
-	if (sock_flag(sk, SOCK_KEEPOPEN) &&
-	    time_after_eq(jiffies, READ_ONCE(conn->last_rx) + idle)) {
+	if (time_after_eq(jiffies, READ_ONCE(conn->last_rx) + idle)) {
 		spin_lock_bh(&conn->lock);
-		tb = san_rdma_tx_get(conn, SAN_MSG_CREDIT);
+		/* A probe never takes the credit kept for RD_DONE. */
+		tb = conn->credits >= 2 ?
+		     san_rdma_tx_get(conn, SAN_MSG_CREDIT) : NULL;
 		if (tb && san_rdma_post_send(conn, tb))
 			san_rdma_tx_put_back(conn, tb);
 		spin_unlock_bh(&conn->lock);
 	}
-	/* Look again within a few seconds to notice SO_KEEPALIVE changes. */
-	queue_delayed_work(san_rdma_wq, &conn->ka_work,
-			   min_t(unsigned long, idle, 5 * HZ));
+	/* Look again within a few seconds to notice SAN_KEEPIDLE changes. */
+	san_rdma_ka_arm(conn, min_t(unsigned long, idle, 5 * HZ));
 }
 
 u32 san_rdma_rx_queued(struct san_sock *ssk)

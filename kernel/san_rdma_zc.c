@@ -54,6 +54,7 @@ MODULE_PARM_DESC(zc_hold_ms,
  * @peek: receiver: MSG_PEEK, the bytes stay in the stream
  * @status: receiver: the READ's completion status
  * @hold: receiver: zc_hold_ms
+ * @ref: holds a san_rdma_get() reference on @conn until released
  */
 struct san_zc_op {
 	struct san_rconn *conn;
@@ -72,20 +73,32 @@ struct san_zc_op {
 	bool peek;
 	enum ib_wc_status status;
 	struct delayed_work hold;
+	bool ref;
 };
 
-/*
- * Completion of work requests nobody waits for (the MR registration,
- * unsignaled READs): only seen when flushed, and then nothing to do.
- * Static, so that a late flush never touches a freed transfer.
+/**
+ * san_rdma_zc_err_done - completion of an unsignaled zero-copy work request
+ * @cq: the completion queue
+ * @wc: the completion: never a success (unsignaled requests only complete
+ *	when they fail or are flushed)
+ *
+ * The REG_MR of a send and every READ of a receive but the last are
+ * unsignaled and complete here, in &san_rconn.zc_err_cqe, which lives as
+ * long as the QP.  A flush is the echo of a reset already under way; any
+ * other status (a bad key, a peer that went away) resets the connection,
+ * which flushes the transfer.
  */
-static void san_rdma_zc_noop_done(struct ib_cq *cq, struct ib_wc *wc)
+void san_rdma_zc_err_done(struct ib_cq *cq, struct ib_wc *wc)
 {
-}
+	struct san_rconn *conn = container_of(wc->wr_cqe, struct san_rconn,
+					      zc_err_cqe);
 
-static struct ib_cqe san_rdma_zc_noop_cqe = {
-	.done = san_rdma_zc_noop_done,
-};
+	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR) {
+		pr_debug("af_san: zero-copy work request failed: %s\n",
+			 ib_wc_status_msg(wc->status));
+		san_rdma_fail(conn, ECONNRESET);
+	}
+}
 
 u32 san_rdma_zc_send_wrs(u32 sge_rd)
 {
@@ -176,6 +189,8 @@ static void san_zc_release(struct san_zc_op *op, bool dirty)
 	}
 	kvfree(op->pages);
 	kfree(op->bounce);
+	if (op->ref)
+		san_rdma_put(op->conn);
 	kfree(op);
 }
 
@@ -227,6 +242,11 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	op = kzalloc(sizeof(*op), GFP_KERNEL);
 	if (!op)
 		return -ENOMEM;
+	if (!san_rdma_get(conn)) {
+		kfree(op);
+		return -ENETDOWN;
+	}
+	op->ref = true;
 	op->conn = conn;
 	op->zc = zc;
 	op->dir = DMA_TO_DEVICE;
@@ -246,12 +266,18 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		goto fallback;
 
 	reg.wr.opcode = IB_WR_REG_MR;
-	reg.wr.wr_cqe = &san_rdma_zc_noop_cqe;
+	reg.wr.wr_cqe = &conn->zc_err_cqe;
 	reg.mr = op->mr;
 	reg.key = op->mr->rkey;
 	reg.access = IB_ACCESS_REMOTE_READ;
 
 	spin_lock_bh(&conn->lock);
+	if (conn->broken) {
+		/* Reset meanwhile: the switch sees the socket's error. */
+		spin_unlock_bh(&conn->lock);
+		san_zc_release(op, false);
+		return -ECONNRESET;
+	}
 	tb = san_rdma_tx_get(conn, SAN_MSG_SRC_AVAIL);
 	if (!tb) {
 		spin_unlock_bh(&conn->lock);
@@ -270,17 +296,15 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	conn->zc_tx = op;
 	conn->tx_bytes += tb->len;
 	err = san_rdma_post_send_chain(conn, tb, &reg.wr);
-	if (err) {
-		conn->zc_tx = NULL;
-		zc->busy = false;
-		conn->tx_bytes -= tb->len;
-		san_rdma_tx_put_back(conn, tb);
-	}
 	spin_unlock_bh(&conn->lock);
 	if (err) {
-		san_zc_release(op, false);
+		/*
+		 * The REG_MR may be posted without the SEND: the transfer
+		 * stays busy until the reset has drained the QP, then the
+		 * flush ends it (the send buffer comes back with the
+		 * connection's).
+		 */
 		san_rdma_fail(conn, ECONNRESET);
-		return -ECONNRESET;
 	}
 	atomic_inc(&san_stats.zc_sends);
 	pr_debug("af_san: zc send %zu bytes, rkey %#x\n", len, op->mr->rkey);
@@ -342,36 +366,28 @@ bool san_rdma_zc_src_avail(struct san_rconn *conn, struct san_rbuf *rb)
 	return true;
 }
 
+/*
+ * The device is done with a READ: the transfer stops being busy.  Nothing
+ * is consumed here: san_rdma_zc_end() consumes what reached the user, and
+ * until then @zc_rx keeps any other READ of the same bytes from starting.
+ */
 static void san_rdma_zc_read_finish(struct san_zc_op *op)
 {
 	struct san_rconn *conn = op->conn;
-	struct san_rbuf *rb = op->rb;
-	u32 n = op->zc->len;
-	bool op_status_failed = op->status != IB_WC_SUCCESS &&
-				op->status != IB_WC_WR_FLUSH_ERR;
-	int err = 0;
+	bool failed = op->status != IB_WC_SUCCESS &&
+		      op->status != IB_WC_WR_FLUSH_ERR;
 
-	pr_debug("af_san: zc read of %u done: status %d\n", n, op->status);
+	pr_debug("af_san: zc read of %u done: status %d\n", op->zc->len,
+		 op->status);
 	spin_lock_bh(&conn->lock);
-	if (op->status == IB_WC_SUCCESS) {
-		if (!op->peek) {
-			conn->rd_done += n;
-			san_rdma_rx_consumed(conn, rb, n);
-			san_rdma_tx_control(conn);
-		}
-	} else {
-		/* Flushed by a reset, ours or the peer's, or failed. */
-		err = ECONNRESET;
-	}
-	conn->zc_rx = NULL;
-	san_zc_finish(op, err);
+	/* The flush may have ended it already (a post that failed). */
+	if (conn->zc_rx == op && op->zc->busy)
+		san_zc_finish(op, op->status == IB_WC_SUCCESS ? 0 : ECONNRESET);
 	spin_unlock_bh(&conn->lock);
 
 	/* A bad key or a peer that went away: its connection only. */
-	if (err && op_status_failed)
+	if (failed)
 		san_rdma_fail(conn, ECONNRESET);
-	san_wake_rx(conn->ssk);
-	san_wake_tx(conn->ssk);
 }
 
 static void san_rdma_zc_hold_work(struct work_struct *work)
@@ -394,8 +410,14 @@ static void san_rdma_zc_read_done(struct ib_cq *cq, struct ib_wc *wc)
 	san_rdma_zc_read_finish(op);
 }
 
-/* Post the READs of @op from @remote/@rkey.  conn->lock held. */
-static int san_rdma_zc_post_reads(struct san_zc_op *op, u64 remote, u32 rkey)
+/*
+ * Build the READ work requests of @op from @remote/@rkey into *@wrs and
+ * *@sges (freed by the caller once posted).  The last one is signaled;
+ * the others complete only on error, into &san_rconn.zc_err_cqe.
+ */
+static int san_rdma_zc_build_reads(struct san_zc_op *op, u64 remote,
+				   u32 rkey, struct ib_rdma_wr **wrs_out,
+				   struct ib_sge **sges_out)
 {
 	struct san_rconn *conn = op->conn;
 	u32 per = max_t(u32, conn->sge_rd, 1);
@@ -403,13 +425,13 @@ static int san_rdma_zc_post_reads(struct san_zc_op *op, u64 remote, u32 rkey)
 	struct ib_rdma_wr *wrs;
 	struct scatterlist *sg;
 	struct ib_sge *sges;
-	int err;
 
-	wrs = kcalloc(nwr, sizeof(*wrs), GFP_ATOMIC);
-	sges = kcalloc(op->sgt.nents, sizeof(*sges), GFP_ATOMIC);
+	wrs = kcalloc(nwr, sizeof(*wrs), GFP_KERNEL);
+	sges = kcalloc(op->sgt.nents, sizeof(*sges), GFP_KERNEL);
 	if (!wrs || !sges) {
-		err = -ENOMEM;
-		goto out;
+		kfree(wrs);
+		kfree(sges);
+		return -ENOMEM;
 	}
 	for_each_sg(op->sgt.sgl, sg, op->sgt.nents, i) {
 		w = i / per;
@@ -419,7 +441,7 @@ static int san_rdma_zc_post_reads(struct san_zc_op *op, u64 remote, u32 rkey)
 		if (!wrs[w].wr.num_sge) {
 			wrs[w].wr.sg_list = &sges[i];
 			wrs[w].wr.opcode = IB_WR_RDMA_READ;
-			wrs[w].wr.wr_cqe = &san_rdma_zc_noop_cqe;
+			wrs[w].wr.wr_cqe = &conn->zc_err_cqe;
 			wrs[w].remote_addr = remote;
 			wrs[w].rkey = rkey;
 			if (w)
@@ -430,11 +452,9 @@ static int san_rdma_zc_post_reads(struct san_zc_op *op, u64 remote, u32 rkey)
 	}
 	wrs[nwr - 1].wr.wr_cqe = &op->cqe;
 	wrs[nwr - 1].wr.send_flags = IB_SEND_SIGNALED;
-	err = ib_post_send(conn->qp, &wrs[0].wr, NULL);
-out:
-	kfree(wrs);
-	kfree(sges);
-	return err;
+	*wrs_out = wrs;
+	*sges_out = sges;
+	return 0;
 }
 
 /**
@@ -453,6 +473,8 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 {
 	struct san_rconn *conn = ssk->conn;
 	const struct san_src_avail *sa;
+	struct ib_rdma_wr *wrs = NULL;
+	struct ib_sge *sges = NULL;
 	struct san_zc_op *op;
 	struct san_rbuf *rb;
 	unsigned long addr;
@@ -467,7 +489,7 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		return -EAGAIN;
 	spin_lock_bh(&conn->lock);
 	rb = list_first_entry_or_null(&conn->rx_filled, struct san_rbuf, node);
-	if (!rb || !rb->zc || conn->zc_rx || conn->dying || !conn->qp) {
+	if (!rb || !rb->zc || conn->zc_rx || conn->broken || !conn->qp) {
 		spin_unlock_bh(&conn->lock);
 		return -EAGAIN;
 	}
@@ -480,6 +502,11 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	op = kzalloc(sizeof(*op), GFP_KERNEL);
 	if (!op)
 		return -ENOMEM;
+	if (!san_rdma_get(conn)) {
+		kfree(op);
+		return -ENETDOWN;
+	}
+	op->ref = true;
 	op->conn = conn;
 	op->zc = zc;
 	op->rb = rb;
@@ -496,7 +523,13 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	}
 	if (!direct) {
 		len = min_t(size_t, len, SAN_ZC_BOUNCE_MAX);
-		op->bounce = kmalloc(len, GFP_KERNEL);
+		/* Memory is short: read a page at a time rather than fail. */
+		op->bounce = kmalloc(len, GFP_KERNEL | __GFP_NOWARN |
+					  __GFP_NORETRY);
+		if (!op->bounce) {
+			len = min_t(size_t, len, PAGE_SIZE);
+			op->bounce = kmalloc(len, GFP_KERNEL);
+		}
 		err = -ENOMEM;
 		if (!op->bounce || sg_alloc_table(&op->sgt, 1, GFP_KERNEL))
 			goto fail;
@@ -505,23 +538,32 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	err = san_zc_map(op);
 	if (err)
 		goto fail;
+	err = san_rdma_zc_build_reads(op, remote, rkey, &wrs, &sges);
+	if (err)
+		goto fail;
 
 	spin_lock_bh(&conn->lock);
 	err = -EAGAIN;
-	if (conn->zc_rx || conn->dying || !conn->qp)
+	if (conn->zc_rx || conn->broken || !conn->qp)
 		goto fail_locked;
 	zc->len = len;
 	zc->err = 0;
 	zc->priv = op;
 	zc->busy = true;
 	conn->zc_rx = op;
-	err = san_rdma_zc_post_reads(op, remote, rkey);
-	if (err) {
-		conn->zc_rx = NULL;
-		zc->busy = false;
-		goto fail_locked;
-	}
+	err = ib_post_send(conn->qp, &wrs[0].wr, NULL);
 	spin_unlock_bh(&conn->lock);
+	kfree(wrs);
+	kfree(sges);
+	if (err) {
+		/*
+		 * Some READs may be posted and write into the buffer: it
+		 * stays busy until the reset has drained the QP, then the
+		 * flush ends it.
+		 */
+		san_rdma_fail(conn, ECONNRESET);
+		return 0;
+	}
 	atomic_inc(direct ? &san_stats.zc_reads : &san_stats.zc_bounced);
 	pr_debug("af_san: zc read %zu bytes%s\n", len, direct ? "" : " (bounce)");
 	return 0;
@@ -529,6 +571,8 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 fail_locked:
 	spin_unlock_bh(&conn->lock);
 fail:
+	kfree(wrs);
+	kfree(sges);
 	san_zc_release(op, false);
 	return err;
 }
@@ -547,22 +591,50 @@ int san_rdma_zc_end(struct san_sock *ssk, struct san_zc *zc)
 {
 	struct san_zc_op *op = zc->priv;
 	int ret = zc->err ? -zc->err : zc->len;
+	struct san_rconn *conn;
+	size_t n;
 
 	zc->priv = NULL;
 	if (!op)
 		return ret;
+	conn = op->conn;
+	if (op->dir == DMA_TO_DEVICE) {
+		san_zc_release(op, false);
+		return ret;
+	}
+	/* A held completion (test only) must not run after the free. */
+	cancel_delayed_work_sync(&op->hold);
+	n = ret > 0 ? ret : 0;
 	if (op->bounce) {
 		/* Unmapping hands the bytes to the CPU: copy after it. */
-		ib_dma_unmap_sg(op->conn->id->device, op->sgt.sgl,
+		ib_dma_unmap_sg(conn->id->device, op->sgt.sgl,
 				op->sgt.orig_nents, op->dir);
 		op->mapped = false;
-		if (ret > 0 &&
-		    copy_to_iter(op->bounce, ret, &op->msg->msg_iter) != ret)
-			ret = -EFAULT;
-	} else if (ret > 0 && op->dir == DMA_FROM_DEVICE) {
-		iov_iter_advance(&op->msg->msg_iter, ret);
+		if (n)
+			n = copy_to_iter(op->bounce, n, &op->msg->msg_iter);
+	} else if (n) {
+		iov_iter_advance(&op->msg->msg_iter, n);
 	}
-	san_zc_release(op, op->dir == DMA_FROM_DEVICE && op->npages);
+	if (ret > 0 && !n)
+		ret = -EFAULT;
+	else if (ret > 0)
+		ret = n;
+
+	/*
+	 * Only what reached the user leaves the stream (a bad buffer loses
+	 * nothing, as TCP); the RD_DONE for it tells the peer.
+	 */
+	spin_lock_bh(&conn->lock);
+	if (n && !op->peek) {
+		conn->rd_done += n;
+		san_rdma_rx_consumed(conn, op->rb, n);
+		san_rdma_tx_control(conn);
+	}
+	conn->zc_rx = NULL;
+	spin_unlock_bh(&conn->lock);
+	san_zc_release(op, n && !op->bounce);
+	san_wake_rx(ssk);
+	san_wake_tx(ssk);
 	return ret;
 }
 
@@ -585,23 +657,20 @@ void san_rdma_zc_flush(struct san_rconn *conn)
 	 */
 	spin_lock_bh(&conn->lock);
 	op = conn->zc_rx;
-	if (op && !cancel_delayed_work(&op->hold))
-		op = NULL;
-	spin_unlock_bh(&conn->lock);
-	if (op) {
+	if (op && op->zc->busy && cancel_delayed_work(&op->hold))
 		op->status = IB_WC_WR_FLUSH_ERR;
-		san_rdma_zc_read_finish(op);
-	}
-
-	spin_lock_bh(&conn->lock);
+	/*
+	 * The QP is drained: a READ still busy never had its last work
+	 * request posted (a failed post), and no completion will come.
+	 */
+	if (op && op->zc->busy)
+		san_zc_finish(op, ECONNRESET);
 	op = conn->zc_tx;
 	if (op) {
 		conn->zc_tx = NULL;
 		san_zc_finish(op, ECONNRESET);
 	}
 	spin_unlock_bh(&conn->lock);
-	if (op) {
-		san_wake_tx(conn->ssk);
-		san_wake_rx(conn->ssk);
-	}
+	san_wake_tx(conn->ssk);
+	san_wake_rx(conn->ssk);
 }

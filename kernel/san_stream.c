@@ -63,12 +63,20 @@ static void san_accept_enqueue(struct san_sock *child)
 		list_add_tail(&child->accept_node, &lsk->accept_q);
 		sk_acceptq_added(&lsk->sk);
 		queued = true;
+		/*
+		 * Once queued, accept() may take the child and drop the
+		 * child's reference on the listener at any time: wake the
+		 * listener under a reference of our own.
+		 */
+		sock_hold(&lsk->sk);
 	}
 	spin_unlock_bh(&lsk->state_lock);
-	if (queued)
+	if (queued) {
 		lsk->sk.sk_data_ready(&lsk->sk);
-	else
+		sock_put(&lsk->sk);
+	} else {
 		san_child_drop(child);
+	}
 }
 
 /**
@@ -83,7 +91,8 @@ void san_established(struct san_sock *ssk)
 
 	if (!san_set_state(ssk, TCP_ESTABLISHED))
 		return;
-	if (ssk->parent) {
+	WRITE_ONCE(ssk->was_established, true);
+	if (san_child_leave_synq(ssk)) {
 		san_accept_enqueue(ssk);
 		return;
 	}
@@ -96,11 +105,20 @@ void san_established(struct san_sock *ssk)
  * @err: positive errno to report (ECONNREFUSED, ECONNRESET...), or 0 for
  *	a graceful end after the peer's FIN
  *
+ * A listener's child that fails before ESTABLISHED is dropped at once:
+ * no accept() will ever see it (as a TCP request that times out).
+ *
  * Context: any.
  */
 void san_conn_error(struct san_sock *ssk, int err)
 {
 	struct sock *sk = &ssk->sk;
+
+	if (san_child_leave_synq(ssk)) {
+		san_set_state(ssk, TCP_CLOSE);
+		san_child_drop(ssk);
+		return;
+	}
 
 	if (sk->sk_state == TCP_CLOSE && !err)
 		return;
@@ -178,7 +196,10 @@ void san_wake_zc(struct san_sock *ssk)
  * @out: where to put it, as AF_INET or AF_INET6
  *
  * AF_SAN in the family field is taken as AF_INET6 when the length fits a
- * sockaddr_in6, else as AF_INET.
+ * sockaddr_in6, else as AF_INET.  An IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) becomes the IPv4 address, as on a dual-stack TCP
+ * socket.  AF_UNSPEC is not a disconnect here: EAFNOSUPPORT
+ * (docs/design.md).
  *
  * Return: 0, -EINVAL for a bad length, -EAFNOSUPPORT for another family.
  */
@@ -200,12 +221,27 @@ int san_addr_from_user(struct sockaddr *uaddr, int len,
 			return -EINVAL;
 		memcpy(out, uaddr, sizeof(struct sockaddr_in));
 		break;
-	case AF_INET6:
+	case AF_INET6: {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+
 		if (len < SIN6_LEN_RFC2133)
 			return -EINVAL;
 		memcpy(out, uaddr, min_t(int, len,
 					 sizeof(struct sockaddr_in6)));
+		if (ipv6_addr_v4mapped(&sin6->sin6_addr)) {
+			/* As a dual-stack TCP socket: the IPv4 path. */
+			struct sockaddr_in sin = {
+				.sin_family = AF_INET,
+				.sin_port = sin6->sin6_port,
+				.sin_addr.s_addr = sin6->sin6_addr.s6_addr32[3],
+			};
+
+			memset(out, 0, sizeof(*out));
+			memcpy(out, &sin, sizeof(sin));
+			return 0;
+		}
 		break;
+	}
 	default:
 		return -EAFNOSUPPORT;
 	}
@@ -233,6 +269,41 @@ static int san_may_sleep(long timeo, bool *cancel)
 	return *cancel ? sock_intr_errno(timeo) : -ERESTARTSYS;
 }
 
+/*
+ * A non-blocking connect() is connected once its connection was
+ * established, whether or not connect() was called again (as TCP).
+ * Socket lock held.
+ */
+static void san_sock_sync(struct socket *sock)
+{
+	if (sock->state == SS_CONNECTING &&
+	    READ_ONCE(san_sk(sock->sk)->was_established))
+		sock->state = SS_CONNECTED;
+}
+
+/*
+ * Hand back a connection that failed before it was established, and wait
+ * for it to be released (socket lock held).  A bound socket then binds its
+ * address again, so that listen() and connect() work on it as on a TCP
+ * socket whose connect() failed; when that fails (another socket took the
+ * port meanwhile), the next listen() or connect() tries again.
+ */
+static void san_conn_failed(struct san_sock *ssk)
+{
+	if (ssk->conn)
+		ssk->prov->reset(ssk);
+	if (ssk->bound)
+		ssk->prov->bind(ssk);
+}
+
+/* A bound socket whose address is not held (see above): bind it again. */
+static int san_rebind(struct san_sock *ssk)
+{
+	if (!ssk->bound || ssk->conn)
+		return 0;
+	return ssk->prov->bind(ssk);
+}
+
 static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sock *sk = sock->sk;
@@ -248,13 +319,20 @@ static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	if (ssk->aborted)
 		goto out;
 	err = -EINVAL;
-	if (ssk->bound || sk->sk_state != TCP_CLOSE || ssk->conn)
+	if (ssk->bound || sk->sk_state != TCP_CLOSE || ssk->conn ||
+	    sock->state != SS_UNCONNECTED)
 		goto out;
 	ssk->prov = san_provider_default();
 	ssk->local = addr;
 	err = ssk->prov->bind(ssk);
-	if (!err)
+	if (!err) {
 		ssk->bound = true;
+	} else {
+		/* As TCP: a failed bind() leaves the socket as it was. */
+		if (ssk->conn)
+			ssk->prov->reset(ssk);
+		memset(&ssk->local, 0, sizeof(ssk->local));
+	}
 out:
 	release_sock(sk);
 	return err;
@@ -270,6 +348,7 @@ static int san_listen(struct socket *sock, int backlog)
 	err = -ECONNABORTED;
 	if (ssk->aborted)
 		goto out;
+	san_sock_sync(sock);
 	err = -EINVAL;
 	if (sock->state != SS_UNCONNECTED)
 		goto out;
@@ -287,10 +366,21 @@ static int san_listen(struct socket *sock, int backlog)
 		ssk->prov = san_provider_default();
 		memcpy(&ssk->local, &any, sizeof(any));
 		err = ssk->prov->bind(ssk);
+		if (err) {
+			if (ssk->conn)
+				ssk->prov->reset(ssk);
+			memset(&ssk->local, 0, sizeof(ssk->local));
+			goto out;
+		}
+		ssk->bound = true;
+	} else {
+		err = san_rebind(ssk);
 		if (err)
 			goto out;
-		ssk->bound = true;
 	}
+	err = -EINVAL;
+	if (!ssk->conn)
+		goto out;
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
 	err = ssk->prov->listen(ssk, backlog);
 	if (!err && !san_set_state(ssk, TCP_LISTEN))
@@ -377,6 +467,7 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	err = -ECONNABORTED;
 	if (ssk->aborted)
 		goto out;
+	san_sock_sync(sock);
 	switch (sock->state) {
 	case SS_CONNECTED:
 		err = -EISCONN;
@@ -394,12 +485,16 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 			WRITE_ONCE(sk->sk_shutdown, 0);
 		}
 		ssk->prov = san_provider_default();
+		err = san_rebind(ssk);
+		if (err)
+			goto out;
+		err = -EISCONN;
 		if (!san_set_state(ssk, TCP_SYN_SENT))
 			goto out;
 		err = ssk->prov->connect(ssk, &addr);
 		if (err) {
 			san_set_state(ssk, TCP_CLOSE);
-			san_conn_put(ssk);
+			san_conn_failed(ssk);
 			goto out;
 		}
 		sock->state = SS_CONNECTING;
@@ -447,7 +542,7 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	if (sk->sk_state == TCP_CLOSE) {
 		err = sock_error(sk) ?: -ECONNABORTED;
 		sock->state = SS_UNCONNECTED;
-		san_conn_put(ssk);
+		san_conn_failed(ssk);
 		goto out;
 	}
 	sock->state = SS_CONNECTED;
@@ -524,6 +619,7 @@ static int san_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	int len;
 
 	lock_sock(sk);
+	san_sock_sync(sock);
 	if (peer) {
 		len = -ENOTCONN;
 		if (sock->state == SS_CONNECTED &&
@@ -632,6 +728,7 @@ static int san_shutdown(struct socket *sock, int how)
 		err = -ECONNABORTED;
 		goto out;
 	}
+	san_sock_sync(sock);
 	if (sk->sk_state == TCP_LISTEN) {
 		/* As TCP: shutdown() of a listener stops it. */
 		if (how & RCV_SHUTDOWN) {
@@ -833,19 +930,29 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		err = -ECONNABORTED;
 		goto out;
 	}
+	san_sock_sync(sock);
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
 	while (copied < len) {
 		int n = -EAGAIN;
 
-		if (ssk->conn && !(sk->sk_shutdown & RCV_SHUTDOWN &&
-				   sock->state != SS_CONNECTED))
+		/*
+		 * Another reader's zero-copy READ holds the head of the
+		 * stream: wait for it rather than spin on its bytes.
+		 */
+		if (ssk->conn && !ssk->rx_zc_busy &&
+		    !(sk->sk_shutdown & RCV_SHUTDOWN &&
+		      sock->state != SS_CONNECTED))
 			n = ssk->prov->recvmsg(ssk, msg, len - copied, flags);
 		/* The next bytes may wait in the peer's memory. */
 		if (n == -EAGAIN && ssk->conn && ssk->prov->zc_recv &&
-		    !(copied && (flags & MSG_PEEK))) {
+		    !ssk->rx_zc_busy && !(copied && (flags & MSG_PEEK))) {
+			ssk->rx_zc_busy = true;
 			n = san_zc_run(ssk, msg, len - copied, flags, false,
 				       &cancel, &killed);
+			ssk->rx_zc_busy = false;
+			if (n != -EAGAIN)
+				san_wake_rx(ssk);
 			zc_cancel = cancel;
 			if (cancel && n <= 0) {
 				err = n ?: -EINTR;
@@ -884,7 +991,8 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			      READ_ONCE(sk->sk_err) ||
 			      (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
 			      READ_ONCE(sk->sk_state) == TCP_CLOSE ||
-			      (ssk->conn && ssk->prov->rx_queued(ssk)),
+			      (!READ_ONCE(ssk->rx_zc_busy) && ssk->conn &&
+			       ssk->prov->rx_queued(ssk)),
 			      &wait);
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}
@@ -967,16 +1075,19 @@ int san_stream_release(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk;
-	bool abort = true;
+	bool abort = true, listener = false;
 
 	if (!sk)
 		return 0;
 	ssk = san_sk(sk);
 
 	lock_sock(sk);
+	/* A listener stopped by an error (ENETDOWN) keeps its queue: flush. */
+	san_listener_flush(ssk);
 	if (sk->sk_state == TCP_LISTEN) {
 		san_set_state(ssk, TCP_CLOSE);
 		san_listener_flush(ssk);
+		listener = true;
 	} else if (sk->sk_state == TCP_ESTABLISHED && ssk->conn) {
 		abort = ssk->prov->rx_queued(ssk) ||
 			(sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime);
@@ -992,6 +1103,12 @@ int san_stream_release(struct socket *sock)
 	}
 	sock_orphan(sk);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	/*
+	 * As TCP, a closed listener's port is free when close() returns:
+	 * it has no data to deliver, its release is synchronous.
+	 */
+	if (listener && ssk->conn)
+		ssk->prov->reset(ssk);
 	release_sock(sk);
 
 	if (ssk->conn)
