@@ -886,7 +886,7 @@ TEST_F_TIMEOUT(hostile, connect_flood_peers_die, 150)
 	EXPECT_EQ(-1, accept(c->l, NULL, NULL));
 	fcntl(c->l, F_SETFL, 0);
 	t0 = now_ms();
-	busy = counters_back(c->base_h, 60000);
+	busy = counters_back(c->base_h, 40000);
 	fprintf(stderr, "# flood children gone after %ld ms (%s)\n",
 		now_ms() - t0, busy ? busy : "all");
 	if (busy) {
@@ -963,8 +963,9 @@ static int half_open(struct ctx *c, int n, int *bad)
  * Issue 9 item 8: requests that never finish the handshake.  A listener
  * with backlog 4 holds a bounded number of half-open children (the
  * others are refused), and they go once rdma_cm gives up waiting for the
- * RTU (its REP timeout, about 16 x 4.6 s), though the peer lives on; then
- * the listener accepts a legit client again.
+ * RTU (its REP timeout: 16 tries of 4 s, CMA_MAX_CM_RETRIES and
+ * CMA_CM_RESPONSE_TIMEOUT; measured on rxe below 90 s), though the peer
+ * lives on; then the listener accepts a legit client again.
  */
 TEST_F_TIMEOUT(hostile, handshake_never_finishes, 160)
 {
@@ -980,9 +981,10 @@ TEST_F_TIMEOUT(hostile, handshake_never_finishes, 160)
 	EXPECT_LE(1, open);
 	EXPECT_GE(5, open) TH_LOG("more half-open children than backlog + 1");
 	EXPECT_EQ(0, refused) TH_LOG("requests not refused as backlog full");
-	EXPECT_LE(v[0], c->base_h[0] + open);
+	/* The children, and the victim's listener. */
+	EXPECT_LE(v[0], c->base_h[0] + open + 1);
 	t0 = now_ms();
-	busy = counters_back(c->base_h, 100000);
+	busy = counters_back(c->base_h, 90000);
 	fprintf(stderr, "# half-open children gone after %ld ms (%s)\n",
 		now_ms() - t0, busy ? busy : "all");
 	if (busy) {
