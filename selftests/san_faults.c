@@ -261,7 +261,7 @@ static int restore_net(FIXTURE_DATA(faults) *self)
 
 FIXTURE_SETUP(faults)
 {
-	const char *addr = getenv("SAN_SELF");
+	const char *addr = getenv("SAN_SELF"), *busy;
 
 	self->nfds = self->nw = 0;
 	self->family = san_family();
@@ -277,11 +277,14 @@ FIXTURE_SETUP(faults)
 	snprintf(self->ip6, sizeof(self->ip6), "fd00::%s",
 		 strrchr(addr, '.') + 1);
 	ASSERT_TRUE(rxe_active(10)) TH_LOG("rxe0 is not ACTIVE");
-	ASSERT_EQ(NULL, san_wait_idle(10));
+	busy = san_wait_idle(10);
+	ASSERT_EQ(NULL, busy) TH_LOG("%s above zero before the test (an earlier test leaked)",
+				     busy);
 }
 
 FIXTURE_TEARDOWN(faults)
 {
+	const char *busy;
 	int i;
 
 	/* Wake what still blocks: shutdown, then close. */
@@ -299,7 +302,9 @@ FIXTURE_TEARDOWN(faults)
 	if (self->family < 0)
 		return;
 	EXPECT_TRUE(restore_net(self)) TH_LOG("could not restore eth0/rxe0");
-	EXPECT_EQ(NULL, san_wait_idle(30));
+	busy = san_wait_idle(30);
+	EXPECT_EQ(NULL, busy) TH_LOG("%s stays above zero 30 s after every socket was closed",
+				     busy);
 }
 
 /* A listener on SAN_SELF, port chosen by the kernel, in *@port. */
@@ -802,9 +807,10 @@ TEST_F_TIMEOUT(faults, link_flap_short, 120)
 	sleep(3);
 	tx->stop = 1;
 	EXPECT_TRUE(waiters_wait(self, 1u << W_STREAM | 1u << W_CHECK, 60000))
-		TH_LOG("stream calls still blocked 60 s after up (tx %s, rx %s)",
-		       waiter_done(tx) ? "done" : "blocked",
-		       waiter_done(rx) ? "done" : "blocked");
+		TH_LOG("stream calls still blocked 60 s after up (tx %s: %zd %s after %llu bytes, rx %s after %llu bytes)",
+		       waiter_done(tx) ? "done" : "blocked", tx->ret,
+		       strerror(tx->err), tx->moved,
+		       waiter_done(rx) ? "done" : "blocked", rx->moved);
 	if (!waiter_done(tx) || !waiter_done(rx))
 		return;
 	TH_LOG("tx: %llu bytes, end %zd %s; rx: %llu bytes, end %zd %s, %lld ms after down",
