@@ -1497,6 +1497,19 @@ int main(int argc, char **argv)
 			fails++;
 		}
 	}
+	if (fails) {
+		/* Ours or the kernel's: the sockets this process still holds. */
+		FILE *f = popen("ls -l /proc/$PPID/fd | grep -c socket:", "r");
+		char line[64] = "?\n";
+
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				strcpy(line, "?\n");
+			pclose(f);
+		}
+		out("# sockets this process still holds: %.*s",
+		    (int)strcspn(line, "\n"), line);
+	}
 	taint1 = read_taint();
 	if (taint1 != taint0) {
 		out("# FAIL: the kernel got tainted during the run: %ld -> %ld",
