@@ -1290,6 +1290,9 @@ static long read_taint(void)
 	if (f) {
 		if (fscanf(f, "%ld", &v) != 1)
 			v = -1;
+		/* BAD_PAGE, DIE, WARN, SOFTLOCKUP: a kernel report */
+		else
+			v &= 0x42a0;
 		fclose(f);
 	}
 	return v;
