@@ -147,9 +147,18 @@ struct san_sock *san_child_alloc(struct san_sock *lsk)
  */
 bool san_child_leave_synq(struct san_sock *child)
 {
-	struct san_sock *lsk = READ_ONCE(child->parent);
+	struct san_sock *lsk;
 	bool was;
 
+	/*
+	 * The ESTABLISHED handler and an error in softirq may race here:
+	 * the loser must not touch a listener the winner let go of.
+	 */
+	spin_lock_bh(&child->state_lock);
+	lsk = child->parent;
+	if (lsk)
+		sock_hold(&lsk->sk);
+	spin_unlock_bh(&child->state_lock);
 	if (!lsk)
 		return false;
 	spin_lock_bh(&lsk->state_lock);
@@ -159,7 +168,26 @@ bool san_child_leave_synq(struct san_sock *child)
 		lsk->half_open--;
 	}
 	spin_unlock_bh(&lsk->state_lock);
+	sock_put(&lsk->sk);
 	return was;
+}
+
+/**
+ * san_child_take_parent - detach a child from its listener
+ * @child: the child, no longer half-open
+ *
+ * Context: any.
+ * Return: the listener, whose reference passes to the caller, or NULL.
+ */
+struct san_sock *san_child_take_parent(struct san_sock *child)
+{
+	struct san_sock *lsk;
+
+	spin_lock_bh(&child->state_lock);
+	lsk = child->parent;
+	child->parent = NULL;
+	spin_unlock_bh(&child->state_lock);
+	return lsk;
 }
 
 /**
@@ -168,14 +196,15 @@ bool san_child_leave_synq(struct san_sock *child)
  *
  * Aborts its connection and drops the caller's reference.
  *
- * Context: process context.
+ * Context: any (an error in softirq may drop a half-open child); the
+ * provider's abortive close does not sleep.
  */
 void san_child_drop(struct san_sock *child)
 {
-	struct san_sock *lsk = child->parent;
+	struct san_sock *lsk;
 
 	san_child_leave_synq(child);
-	child->parent = NULL;
+	lsk = san_child_take_parent(child);
 	if (lsk)
 		sock_put(&lsk->sk);
 	sock_orphan(&child->sk);

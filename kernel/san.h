@@ -41,6 +41,11 @@
  *	@state_lock.
  * @rx_zc_busy: a reader's zero-copy READ is in flight (its call dropped
  *	the socket lock to wait): other readers wait for it.  Socket lock.
+ * @zc_inflight: zero-copy transfers of this socket's calls not yet ended:
+ *	while there is one, the connection is never handed back to the
+ *	provider (it would free what the transfer uses); a failure then
+ *	resets it with &san_provider.abort and close() hands it back.
+ *	Socket lock.
  */
 struct san_sock {
 	struct sock sk;
@@ -60,6 +65,7 @@ struct san_sock {
 	bool was_established;
 	u32 half_open;
 	bool rx_zc_busy;
+	u32 zc_inflight;
 };
 
 /* Seconds before a keepalive probe of an idle connection. */
@@ -108,6 +114,7 @@ void san_stats_exit(void);
 /* af_san.c: socket life cycle. */
 struct san_sock *san_child_alloc(struct san_sock *listener);
 bool san_child_leave_synq(struct san_sock *child);
+struct san_sock *san_child_take_parent(struct san_sock *child);
 void san_child_drop(struct san_sock *child);
 
 /* san_stream.c: the switch's side of provider events. */

@@ -82,8 +82,13 @@ static struct ib_client san_rdma_client = {
 	.remove = san_rdma_remove_one,
 };
 
-/* QP, CQ, buffers and PD, in that order; the QP is drained or unused. */
-static void san_rdma_free_ib(struct san_rconn *conn)
+/*
+ * QP, CQ, buffers and PD, in that order; the QP is drained or unused.
+ * With @keep_bufs (the device goes away under a socket still in use) the
+ * buffers are only unmapped: a reader may still copy from them, and they
+ * are freed with the connection.
+ */
+static void san_rdma_free_ib(struct san_rconn *conn, bool keep_bufs)
 {
 	if (conn->id && conn->id->qp) {
 		rdma_destroy_qp(conn->id);
@@ -95,7 +100,10 @@ static void san_rdma_free_ib(struct san_rconn *conn)
 		atomic_dec(&san_stats.cqs);
 		conn->cq = NULL;
 	}
-	san_rdma_buffers_free(conn);
+	if (keep_bufs)
+		san_rdma_buffers_unmap(conn);
+	else
+		san_rdma_buffers_free(conn);
 	if (conn->pd) {
 		ib_dealloc_pd(conn->pd);
 		atomic_dec(&san_stats.pds);
@@ -131,6 +139,9 @@ static void san_rdma_abort_work(struct work_struct *work)
 		if (conn->qp)
 			ib_drain_qp(conn->qp);
 		san_rdma_zc_flush(conn);
+		/* A failure found under conn->lock reports here. */
+		if (READ_ONCE(conn->fail_err))
+			san_conn_error(conn->ssk, conn->fail_err);
 	}
 	mutex_unlock(&conn->cm_mutex);
 }
@@ -153,7 +164,9 @@ static void san_rdma_teardown(struct san_rconn *conn)
 		rdma_disconnect(conn->id);
 	if (conn->qp)
 		ib_drain_qp(conn->qp);
-	san_rdma_free_ib(conn);
+	/* Nothing should be left; if it is, it ends before the free. */
+	san_rdma_zc_flush(conn);
+	san_rdma_free_ib(conn, false);
 	/* Last: the device stays while the id exists. */
 	if (conn->id)
 		rdma_destroy_id(conn->id);
@@ -269,7 +282,9 @@ static int san_rdma_device_removal(struct san_rconn *conn)
 	/* Zero-copy calls wake up, release their buffers and leave. */
 	san_rdma_zc_flush(conn);
 	wait_var_event(&conn->users, san_rdma_idle(conn));
-	san_rdma_free_ib(conn);
+	/* What was received is gone with the device, as with a reset. */
+	san_rdma_rx_discard(conn);
+	san_rdma_free_ib(conn, true);
 	conn->id = NULL;
 	return 1;
 }
@@ -287,6 +302,7 @@ static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 	INIT_LIST_HEAD(&conn->rx_filled);
 	INIT_LIST_HEAD(&conn->tx_free);
 	conn->zc_err_cqe.done = san_rdma_zc_err_done;
+	conn->ka_cqe.done = san_rdma_ka_done;
 	INIT_WORK(&conn->abort_work, san_rdma_abort_work);
 	INIT_DELAYED_WORK(&conn->ka_work, san_rdma_keepalive_work);
 	INIT_DELAYED_WORK(&conn->fin_work, san_rdma_fin_work);
@@ -346,9 +362,12 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 		return err;
 	}
 	atomic_inc(&san_stats.pds);
-	/* +1 each for the drain work requests of ib_drain_qp(). */
+	/*
+	 * +1 each for the drain work requests of ib_drain_qp(), +1 for the
+	 * keepalive probe.
+	 */
 	conn->cq = ib_alloc_cq(dev, conn,
-			       conn->rbuf_count + conn->tbuf_count + zc_wrs + 2,
+			       conn->rbuf_count + conn->tbuf_count + zc_wrs + 3,
 			       0, IB_POLL_SOFTIRQ);
 	if (IS_ERR(conn->cq)) {
 		err = PTR_ERR(conn->cq);
@@ -359,7 +378,7 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	attr.qp_context = conn;
 	attr.send_cq = conn->cq;
 	attr.recv_cq = conn->cq;
-	attr.cap.max_send_wr = conn->tbuf_count + zc_wrs + 1;
+	attr.cap.max_send_wr = conn->tbuf_count + zc_wrs + 2;
 	attr.cap.max_recv_wr = conn->rbuf_count + 1;
 	attr.cap.max_send_sge = send_sge;
 	attr.cap.max_recv_sge = 1;
@@ -443,7 +462,7 @@ static void san_rdma_conn_param(struct san_rconn *conn,
 static void san_rdma_child_undo(struct san_rconn *conn, struct san_sock *child)
 {
 	child->conn = NULL;
-	san_rdma_free_ib(conn);
+	san_rdma_free_ib(conn, false);
 	conn->id = NULL;
 	san_rconn_free(conn);
 	san_child_drop(child);
@@ -737,8 +756,14 @@ static void san_rdma_abort(struct san_sock *ssk)
 {
 	struct san_rconn *conn = ssk->conn;
 
-	if (conn)
+	if (!conn)
+		return;
+	/* Nothing new is posted: the flush after the drain is final. */
+	spin_lock_bh(&conn->lock);
+	conn->broken = true;
+	if (!conn->dying)
 		queue_work(san_rdma_wq, &conn->abort_work);
+	spin_unlock_bh(&conn->lock);
 }
 
 /* Free a failed or unused connection now: its address is free after. */

@@ -91,6 +91,11 @@ struct san_tbuf {
  *	outside @lock; the removal waits for them to leave
  * @laddr: local address, @raddr: peer address, once known (getname);
  *	under @lock
+ * @fail_err: errno a failure found under @lock reports from abort_work
+ * @credit_pushed: a CREDIT arrived while our exposure waited for RD_DONE
+ *	and we returned credits at once; again only after the next RD_DONE
+ * @ka_inflight: a keepalive probe is posted; @ka_cqe: its completion
+ * @bufs_unmapped: the buffers' DMA mappings went with the device
  * @zc_err_cqe: completion of the unsignaled work requests of zero-copy
  *	(REG_MR, all READs but the last): seen only when one fails or is
  *	flushed; a failure resets the connection
@@ -133,6 +138,11 @@ struct san_rconn {
 	bool dying;
 	bool broken;
 	bool removed;
+	int fail_err;
+	bool credit_pushed;
+	bool ka_inflight;
+	bool bufs_unmapped;
+	struct ib_cqe ka_cqe;
 	u32 users;
 	struct sockaddr_storage laddr;
 	struct sockaddr_storage raddr;
@@ -176,6 +186,10 @@ int san_rdma_buffers_alloc(struct san_rconn *conn);
 void san_rdma_buffers_free(struct san_rconn *conn);
 int san_rdma_post_all_recvs(struct san_rconn *conn);
 void san_rdma_fail(struct san_rconn *conn, int err);
+void san_rdma_fail_locked(struct san_rconn *conn, int err);
+void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc);
+void san_rdma_buffers_unmap(struct san_rconn *conn);
+void san_rdma_rx_discard(struct san_rconn *conn);
 void san_rdma_ka_arm(struct san_rconn *conn, unsigned long delay);
 void san_rdma_tx_kick(struct san_rconn *conn);
 void san_rdma_tx_control(struct san_rconn *conn);

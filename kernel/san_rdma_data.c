@@ -41,16 +41,6 @@ static void *san_rdma_buf_get(struct ib_device *dev,
 	return data;
 }
 
-static void san_rdma_buf_put(struct ib_device *dev,
-			     enum dma_data_direction dir, void *data, u64 dma)
-{
-	if (!data)
-		return;
-	ib_dma_unmap_single(dev, dma, SAN_BUF_SIZE, dir);
-	kfree(data);
-	atomic_dec(&san_stats.bufs);
-}
-
 int san_rdma_buffers_alloc(struct san_rconn *conn)
 {
 	struct ib_device *dev = conn->id->device;
@@ -87,28 +77,71 @@ int san_rdma_buffers_alloc(struct san_rconn *conn)
 	return 0;
 }
 
-/* Only once the QP is drained or was never used. */
-void san_rdma_buffers_free(struct san_rconn *conn)
+/* Unmap every buffer; the memory stays.  Only once the QP is drained. */
+void san_rdma_buffers_unmap(struct san_rconn *conn)
 {
 	struct ib_device *dev = conn->id ? conn->id->device : NULL;
 	u32 i;
 
+	if (conn->bufs_unmapped || !dev)
+		return;
+	for (i = 0; conn->rbufs && i < conn->rbuf_count; i++)
+		if (conn->rbufs[i].data)
+			ib_dma_unmap_single(dev, conn->rbufs[i].dma,
+					    SAN_BUF_SIZE, DMA_FROM_DEVICE);
+	for (i = 0; conn->tbufs && i < conn->tbuf_count; i++)
+		if (conn->tbufs[i].data)
+			ib_dma_unmap_single(dev, conn->tbufs[i].dma,
+					    SAN_BUF_SIZE, DMA_TO_DEVICE);
+	conn->bufs_unmapped = true;
+}
+
+static void san_rdma_buf_free(void *data)
+{
+	if (!data)
+		return;
+	kfree(data);
+	atomic_dec(&san_stats.bufs);
+}
+
+/* Only once the QP is drained or was never used. */
+void san_rdma_buffers_free(struct san_rconn *conn)
+{
+	u32 i;
+
+	san_rdma_buffers_unmap(conn);
 	if (conn->rbufs) {
 		for (i = 0; i < conn->rbuf_count; i++)
-			san_rdma_buf_put(dev, DMA_FROM_DEVICE,
-					 conn->rbufs[i].data, conn->rbufs[i].dma);
+			san_rdma_buf_free(conn->rbufs[i].data);
 		kfree(conn->rbufs);
 		conn->rbufs = NULL;
 	}
 	if (conn->tbufs) {
 		for (i = 0; i < conn->tbuf_count; i++)
-			san_rdma_buf_put(dev, DMA_TO_DEVICE,
-					 conn->tbufs[i].data, conn->tbufs[i].dma);
+			san_rdma_buf_free(conn->tbufs[i].data);
 		kfree(conn->tbufs);
 		conn->tbufs = NULL;
 	}
 	INIT_LIST_HEAD(&conn->rx_filled);
 	INIT_LIST_HEAD(&conn->tx_free);
+}
+
+/**
+ * san_rdma_rx_discard - drop what was received and not read
+ * @conn: the connection, its QP gone
+ *
+ * Context: process context; takes conn->lock.
+ */
+void san_rdma_rx_discard(struct san_rconn *conn)
+{
+	struct san_rbuf *rb, *tmp;
+
+	spin_lock_bh(&conn->lock);
+	list_for_each_entry_safe(rb, tmp, &conn->rx_filled, node)
+		list_del_init(&rb->node);
+	conn->rx_bytes = 0;
+	conn->tx_bytes = 0;
+	spin_unlock_bh(&conn->lock);
 }
 
 int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
@@ -278,21 +311,24 @@ void san_rdma_tx_control(struct san_rconn *conn)
 		if (san_rdma_post_send(conn, tb)) {
 			conn->tx_bytes -= tb->len;
 			san_rdma_tx_put_back(conn, tb);
+			san_rdma_fail_locked(conn, ECONNRESET);
 			return;
 		}
 		conn->rd_done = 0;
 	}
 	if (conn->fin_pending) {
 		tb = san_rdma_tx_get(conn, SAN_MSG_FIN);
-		if (!tb)
-			return;
-		if (san_rdma_post_send(conn, tb)) {
-			san_rdma_tx_put_back(conn, tb);
+		if (tb) {
+			if (san_rdma_post_send(conn, tb)) {
+				san_rdma_tx_put_back(conn, tb);
+				san_rdma_fail_locked(conn, ECONNRESET);
+				return;
+			}
+			conn->fin_pending = false;
+			conn->fin_sent = true;
 			return;
 		}
-		conn->fin_pending = false;
-		conn->fin_sent = true;
-		return;
+		/* The FIN waits for credits: returning ours must not. */
 	}
 	/*
 	 * Return credits without data once half the buffers wait: the peer
@@ -303,10 +339,12 @@ void san_rdma_tx_control(struct san_rconn *conn)
 		tb = san_rdma_tx_get(conn, SAN_MSG_CREDIT);
 		if (!tb)
 			return;
-		if (san_rdma_post_send(conn, tb))
+		if (san_rdma_post_send(conn, tb)) {
 			san_rdma_tx_put_back(conn, tb);
-		else
+			san_rdma_fail_locked(conn, ECONNRESET);
+		} else {
 			conn->credit_now = false;
+		}
 	}
 }
 
@@ -350,6 +388,47 @@ void san_rdma_fail(struct san_rconn *conn, int err)
 	if (queue)
 		queue_work(san_rdma_wq, &conn->abort_work);
 	spin_unlock_bh(&conn->lock);
+}
+
+/**
+ * san_rdma_fail_locked - san_rdma_fail() under conn->lock
+ * @conn: the connection
+ * @err: positive errno the socket reports, from abort_work
+ *
+ * Context: any, conn->lock held.
+ */
+void san_rdma_fail_locked(struct san_rconn *conn, int err)
+{
+	lockdep_assert_held(&conn->lock);
+	if (!conn->broken && !conn->fail_err)
+		conn->fail_err = err;
+	conn->broken = true;
+	if (!conn->dying)
+		queue_work(san_rdma_wq, &conn->abort_work);
+}
+
+/**
+ * san_rdma_ka_done - completion of a keepalive probe
+ * @cq: the completion queue
+ * @wc: the completion
+ *
+ * The probe is a zero-length RDMA WRITE: the peer's transport must
+ * acknowledge it, it uses no credit and no receive buffer of the peer.
+ * A dead peer makes it fail once the RC retries are exhausted.
+ */
+void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct san_rconn *conn = container_of(wc->wr_cqe, struct san_rconn,
+					      ka_cqe);
+
+	spin_lock_bh(&conn->lock);
+	conn->ka_inflight = false;
+	spin_unlock_bh(&conn->lock);
+	if (wc->status == IB_WC_RETRY_EXC_ERR)
+		san_rdma_fail(conn, ETIMEDOUT);
+	else if (wc->status != IB_WC_SUCCESS &&
+		 wc->status != IB_WC_WR_FLUSH_ERR)
+		san_rdma_fail(conn, ECONNRESET);
 }
 
 /**
@@ -441,16 +520,29 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 	case SAN_MSG_RD_DONE:
 		if (!san_rdma_zc_rd_done(conn, hdr + 1))
 			goto violation;
+		conn->credit_pushed = false;
 		/* The buffer goes straight back, its credit at once. */
 		if (!conn->broken && !san_rdma_post_recv(conn, rb))
 			conn->to_return++;
 		conn->credit_now = true;
 		break;
+	case SAN_MSG_CREDIT:
+		/*
+		 * The peer may have spent its last credit on this CREDIT
+		 * and need one for the RD_DONE our exposure waits for:
+		 * return ours at once (once per RD_DONE, so that two
+		 * waiting sides never bounce CREDITs for ever).
+		 */
+		if (conn->zc_tx && !conn->credit_pushed) {
+			conn->credit_now = true;
+			conn->credit_pushed = true;
+		}
+		if (!conn->broken && !san_rdma_post_recv(conn, rb))
+			conn->to_return++;
+		break;
 	case SAN_MSG_FIN:
 		conn->fin_rcvd = true;
 		fin = true;
-		fallthrough;
-	case SAN_MSG_CREDIT:
 		/* No payload: the buffer goes straight back. */
 		if (!conn->broken && !san_rdma_post_recv(conn, rb))
 			conn->to_return++;
@@ -527,15 +619,22 @@ static int san_rdma_do_sendmsg(struct san_rconn *conn,
 	}
 	tb->len = n;
 	spin_lock_bh(&conn->lock);
-	err = -ECONNRESET;
-	if (!conn->broken) {
-		conn->tx_bytes += n;
-		err = san_rdma_post_send(conn, tb);
-		if (err)
-			conn->tx_bytes -= n;
-	}
-	if (err)
+	if (conn->broken) {
+		/*
+		 * A reset or a graceful end is being processed: its outcome
+		 * reaches the socket soon; this is not a new error.
+		 */
 		san_rdma_tx_put_back(conn, tb);
+		spin_unlock_bh(&conn->lock);
+		iov_iter_revert(&msg->msg_iter, n);
+		return -EAGAIN;
+	}
+	conn->tx_bytes += n;
+	err = san_rdma_post_send(conn, tb);
+	if (err) {
+		conn->tx_bytes -= n;
+		san_rdma_tx_put_back(conn, tb);
+	}
 	spin_unlock_bh(&conn->lock);
 	if (err) {
 		iov_iter_revert(&msg->msg_iter, n);
@@ -545,16 +644,15 @@ static int san_rdma_do_sendmsg(struct san_rconn *conn,
 	return n;
 }
 
+/*
+ * The buffers are kernel memory that lives as long as the connection:
+ * copying from or to the user needs no hold on the device (a fault that
+ * never ends cannot hold up its removal).  Posting checks @broken under
+ * conn->lock, which the removal sets before the QP goes.
+ */
 int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len)
 {
-	struct san_rconn *conn = ssk->conn;
-	int ret;
-
-	if (!san_rdma_get(conn))
-		return -ENETDOWN;
-	ret = san_rdma_do_sendmsg(conn, msg, len);
-	san_rdma_put(conn);
-	return ret;
+	return san_rdma_do_sendmsg(ssk->conn, msg, len);
 }
 
 static int san_rdma_do_recvmsg(struct san_rconn *conn, struct msghdr *msg,
@@ -627,14 +725,7 @@ static int san_rdma_do_recvmsg(struct san_rconn *conn, struct msghdr *msg,
 int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		     int flags)
 {
-	struct san_rconn *conn = ssk->conn;
-	int ret;
-
-	if (!san_rdma_get(conn))
-		return -ENETDOWN;
-	ret = san_rdma_do_recvmsg(conn, msg, len, flags);
-	san_rdma_put(conn);
-	return ret;
+	return san_rdma_do_recvmsg(ssk->conn, msg, len, flags);
 }
 
 /**
@@ -654,19 +745,27 @@ void san_rdma_keepalive_work(struct work_struct *work)
 					      struct san_rconn, ka_work);
 	struct sock *sk = &conn->ssk->sk;
 	unsigned long idle = san_keepalive_idle(conn->ssk) * HZ;
-	struct san_tbuf *tb;
 
 	/* Armed only with SO_KEEPALIVE: it stops when the option goes. */
 	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
 	    !sock_flag(sk, SOCK_KEEPOPEN))
 		return;
 	if (time_after_eq(jiffies, READ_ONCE(conn->last_rx) + idle)) {
+		struct ib_rdma_wr wr = {
+			.wr.wr_cqe = &conn->ka_cqe,
+			.wr.opcode = IB_WR_RDMA_WRITE,
+			.wr.send_flags = IB_SEND_SIGNALED,
+		};
+
+		/*
+		 * A zero-length RDMA WRITE needs no key, no credit and no
+		 * buffer of the peer: it probes a writer blocked on credits
+		 * too.
+		 */
 		spin_lock_bh(&conn->lock);
-		/* A probe never takes the credit kept for RD_DONE. */
-		tb = conn->credits >= 2 ?
-		     san_rdma_tx_get(conn, SAN_MSG_CREDIT) : NULL;
-		if (tb && san_rdma_post_send(conn, tb))
-			san_rdma_tx_put_back(conn, tb);
+		if (!conn->broken && conn->qp && !conn->ka_inflight &&
+		    !ib_post_send(conn->qp, &wr.wr, NULL))
+			conn->ka_inflight = true;
 		spin_unlock_bh(&conn->lock);
 	}
 	/* Look again within a few seconds to notice SAN_KEEPIDLE changes. */
@@ -691,7 +790,8 @@ bool san_rdma_tx_ready(struct san_sock *ssk)
 {
 	struct san_rconn *conn = READ_ONCE(ssk->conn);
 
-	return conn && READ_ONCE(conn->credits) >= 2 &&
+	return conn && !READ_ONCE(conn->broken) &&
+	       READ_ONCE(conn->credits) >= 2 &&
 	       READ_ONCE(conn->tx_free_count) >= 2;
 }
 

@@ -54,7 +54,9 @@ MODULE_PARM_DESC(zc_hold_ms,
  * @peek: receiver: MSG_PEEK, the bytes stay in the stream
  * @status: receiver: the READ's completion status
  * @hold: receiver: zc_hold_ms
- * @ref: holds a san_rdma_get() reference on @conn until released
+ * @ref: holds a san_rdma_get() reference on @conn (the device objects
+ *	of the transfer: DMA mapping, MR) until they are released
+ * @posted: receiver: the signaled READ was posted, its completion comes
  */
 struct san_zc_op {
 	struct san_rconn *conn;
@@ -74,6 +76,7 @@ struct san_zc_op {
 	enum ib_wc_status status;
 	struct delayed_work hold;
 	bool ref;
+	bool posted;
 };
 
 /**
@@ -173,14 +176,28 @@ static int san_zc_map(struct san_zc_op *op)
 	return 0;
 }
 
+/* Give the device objects of @op back, then the device reference. */
+static void san_zc_release_dev(struct san_zc_op *op)
+{
+	if (op->mr) {
+		ib_dereg_mr(op->mr);
+		op->mr = NULL;
+	}
+	if (op->mapped) {
+		ib_dma_unmap_sg(op->conn->id->device, op->sgt.sgl,
+				op->sgt.orig_nents, op->dir);
+		op->mapped = false;
+	}
+	if (op->ref) {
+		op->ref = false;
+		san_rdma_put(op->conn);
+	}
+}
+
 /* Undo everything of @op, then free it.  Process context. */
 static void san_zc_release(struct san_zc_op *op, bool dirty)
 {
-	if (op->mr)
-		ib_dereg_mr(op->mr);
-	if (op->mapped)
-		ib_dma_unmap_sg(op->conn->id->device, op->sgt.sgl,
-				op->sgt.orig_nents, op->dir);
+	san_zc_release_dev(op);
 	if (op->sgt.sgl)
 		sg_free_table(&op->sgt);
 	if (op->npages) {
@@ -189,9 +206,20 @@ static void san_zc_release(struct san_zc_op *op, bool dirty)
 	}
 	kvfree(op->pages);
 	kfree(op->bounce);
-	if (op->ref)
-		san_rdma_put(op->conn);
 	kfree(op);
+}
+
+/*
+ * Take the device reference before mapping: the removal waits for it.
+ * Taken after pinning, so that a fault that never ends (a user's FUSE
+ * file) cannot hold up the removal.
+ */
+static int san_zc_get_dev(struct san_zc_op *op)
+{
+	if (!san_rdma_get(op->conn))
+		return -EAGAIN;
+	op->ref = true;
+	return 0;
 }
 
 /* Under conn->lock: the transfer is over for the device. */
@@ -241,18 +269,17 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 
 	op = kzalloc(sizeof(*op), GFP_KERNEL);
 	if (!op)
-		return -ENOMEM;
-	if (!san_rdma_get(conn)) {
-		kfree(op);
-		return -ENETDOWN;
-	}
-	op->ref = true;
+		return -EOPNOTSUPP;	/* the copy path needs no memory */
 	op->conn = conn;
 	op->zc = zc;
 	op->dir = DMA_TO_DEVICE;
 	err = san_zc_pin(op, addr, len, false);
 	if (err)
 		goto fallback;
+	if (san_zc_get_dev(op)) {
+		san_zc_release(op, false);
+		return -EAGAIN;
+	}
 	err = san_zc_map(op);
 	if (err)
 		goto fallback;
@@ -273,10 +300,10 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 
 	spin_lock_bh(&conn->lock);
 	if (conn->broken) {
-		/* Reset meanwhile: the switch sees the socket's error. */
+		/* Ending meanwhile: the switch sees how, from the socket. */
 		spin_unlock_bh(&conn->lock);
 		san_zc_release(op, false);
-		return -ECONNRESET;
+		return -EAGAIN;
 	}
 	tb = san_rdma_tx_get(conn, SAN_MSG_SRC_AVAIL);
 	if (!tb) {
@@ -294,6 +321,7 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	zc->priv = op;
 	zc->busy = true;
 	conn->zc_tx = op;
+	conn->credit_pushed = false;
 	conn->tx_bytes += tb->len;
 	err = san_rdma_post_send_chain(conn, tb, &reg.wr);
 	spin_unlock_bh(&conn->lock);
@@ -502,11 +530,6 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	op = kzalloc(sizeof(*op), GFP_KERNEL);
 	if (!op)
 		return -ENOMEM;
-	if (!san_rdma_get(conn)) {
-		kfree(op);
-		return -ENETDOWN;
-	}
-	op->ref = true;
 	op->conn = conn;
 	op->zc = zc;
 	op->rb = rb;
@@ -535,6 +558,9 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 			goto fail;
 		sg_set_buf(op->sgt.sgl, op->bounce, len);
 	}
+	err = san_zc_get_dev(op);
+	if (err)
+		goto fail;
 	err = san_zc_map(op);
 	if (err)
 		goto fail;
@@ -552,6 +578,7 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	zc->busy = true;
 	conn->zc_rx = op;
 	err = ib_post_send(conn->qp, &wrs[0].wr, NULL);
+	op->posted = !err;
 	spin_unlock_bh(&conn->lock);
 	kfree(wrs);
 	kfree(sges);
@@ -604,17 +631,16 @@ int san_rdma_zc_end(struct san_sock *ssk, struct san_zc *zc)
 	}
 	/* A held completion (test only) must not run after the free. */
 	cancel_delayed_work_sync(&op->hold);
+	/*
+	 * Unmapping hands the bytes to the CPU; the device is done with the
+	 * transfer, and its removal need not wait for the copy below.
+	 */
+	san_zc_release_dev(op);
 	n = ret > 0 ? ret : 0;
-	if (op->bounce) {
-		/* Unmapping hands the bytes to the CPU: copy after it. */
-		ib_dma_unmap_sg(conn->id->device, op->sgt.sgl,
-				op->sgt.orig_nents, op->dir);
-		op->mapped = false;
-		if (n)
-			n = copy_to_iter(op->bounce, n, &op->msg->msg_iter);
-	} else if (n) {
+	if (op->bounce && n)
+		n = copy_to_iter(op->bounce, n, &op->msg->msg_iter);
+	else if (n)
 		iov_iter_advance(&op->msg->msg_iter, n);
-	}
 	if (ret > 0 && !n)
 		ret = -EFAULT;
 	else if (ret > 0)
@@ -622,10 +648,11 @@ int san_rdma_zc_end(struct san_sock *ssk, struct san_zc *zc)
 
 	/*
 	 * Only what reached the user leaves the stream (a bad buffer loses
-	 * nothing, as TCP); the RD_DONE for it tells the peer.
+	 * nothing, as TCP); the RD_DONE for it tells the peer.  A device
+	 * that went away took the stream with it.
 	 */
 	spin_lock_bh(&conn->lock);
-	if (n && !op->peek) {
+	if (n && !op->peek && !conn->removed) {
 		conn->rd_done += n;
 		san_rdma_rx_consumed(conn, op->rb, n);
 		san_rdma_tx_control(conn);
@@ -660,10 +687,11 @@ void san_rdma_zc_flush(struct san_rconn *conn)
 	if (op && op->zc->busy && cancel_delayed_work(&op->hold))
 		op->status = IB_WC_WR_FLUSH_ERR;
 	/*
-	 * The QP is drained: a READ still busy never had its last work
-	 * request posted (a failed post), and no completion will come.
+	 * The QP is drained: a READ still busy whose last work request was
+	 * never posted (a failed post) gets no completion.  One that was
+	 * posted completed before the drain did.
 	 */
-	if (op && op->zc->busy)
+	if (op && op->zc->busy && (!op->posted || op->status))
 		san_zc_finish(op, ECONNRESET);
 	op = conn->zc_tx;
 	if (op) {

@@ -290,6 +290,8 @@ static void san_sock_sync(struct socket *sock)
  */
 static void san_conn_failed(struct san_sock *ssk)
 {
+	if (READ_ONCE(ssk->was_established) || ssk->zc_inflight)
+		return;
 	if (ssk->conn)
 		ssk->prov->reset(ssk);
 	if (ssk->bound)
@@ -410,7 +412,13 @@ static void san_cancel_abort(struct san_sock *ssk)
 	struct sock *sk = &ssk->sk;
 
 	ssk->aborted = true;
-	if (sk->sk_state == TCP_ESTABLISHED && ssk->conn && ssk->prov->abort)
+	/*
+	 * Only an attempt that never connected is handed back now: an
+	 * established connection, or one another thread's zero-copy
+	 * transfer still uses, is reset and handed back at close().
+	 */
+	if (ssk->conn && (READ_ONCE(ssk->was_established) ||
+			  ssk->zc_inflight))
 		ssk->prov->abort(ssk);
 	else
 		san_conn_put(ssk);
@@ -541,6 +549,11 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	}
 	if (sk->sk_state == TCP_CLOSE) {
 		err = sock_error(sk) ?: -ECONNABORTED;
+		if (READ_ONCE(ssk->was_established)) {
+			/* It connected, then ended: a closed connection. */
+			sock->state = SS_CONNECTED;
+			goto out;
+		}
 		sock->state = SS_UNCONNECTED;
 		san_conn_failed(ssk);
 		goto out;
@@ -596,7 +609,7 @@ static int san_accept(struct socket *sock, struct socket *newsock, int flags,
 		goto out;
 
 	/* The child's reference on its listener ends here. */
-	child->parent = NULL;
+	san_child_take_parent(child);
 	release_sock(sk);
 	sock_put(sk);
 
@@ -734,6 +747,8 @@ static int san_shutdown(struct socket *sock, int how)
 		if (how & RCV_SHUTDOWN) {
 			san_set_state(ssk, TCP_CLOSE);
 			san_listener_flush(ssk);
+			/* Its id stops listening; the socket keeps its port. */
+			san_conn_failed(ssk);
 			sk->sk_state_change(sk);
 		}
 		goto out;
@@ -813,8 +828,11 @@ static int san_zc_run(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		n = ssk->prov->zc_recv(ssk, msg, len, flags, &zc);
 	if (n)
 		return n;
+	ssk->zc_inflight++;
 	san_zc_wait(ssk, &zc, cancel, killed);
-	return ssk->prov->zc_end(ssk, &zc);
+	n = ssk->prov->zc_end(ssk, &zc);
+	ssk->zc_inflight--;
+	return n;
 }
 
 /* Wait until the connection can take data; socket lock held. */

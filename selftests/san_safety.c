@@ -549,7 +549,8 @@ static int set_hold(int ms)
  * Item 15: while one reader's zero-copy READ was in flight, a second
  * reader's wait condition was already true and it spun (EAGAIN in a
  * loop).  It now sleeps until the first one is done.  The READ is held
- * for 2 s (zc_hold_ms); the second reader must use far less CPU.
+ * for 3 s (zc_hold_ms): a spinning second reader burns those 3 s on top
+ * of what its own transfer costs (about what the first reader's costs).
  */
 TEST_F_TIMEOUT(safety, item15_second_reader_sleeps, 120)
 {
@@ -564,7 +565,7 @@ TEST_F_TIMEOUT(safety, item15_second_reader_sleeps, 120)
 	r1.buf = malloc(MIB);
 	r2.buf = malloc(MIB);
 	ASSERT_TRUE(out && r1.buf && r2.buf);
-	if (set_hold(2000))
+	if (set_hold(3000))
 		SKIP(return, "zc_hold_ms is not writable");
 	a = connect_to(self->family, &self->self, port_of(lsn));
 	ASSERT_GE(a, 0);
@@ -590,7 +591,7 @@ TEST_F_TIMEOUT(safety, item15_second_reader_sleeps, 120)
 	       r1.ret, r1.cpu, r2.ret, r2.cpu);
 	EXPECT_GT(r1.ret, 0);
 	EXPECT_GT(r2.ret, 0);
-	EXPECT_LT(r2.cpu, 0.5);
+	EXPECT_LT(r2.cpu, r1.cpu + 1.0);
 	/* Drain the rest so that the sender finishes. */
 	{
 		size_t left = 2 * MIB - r1.ret - r2.ret;
