@@ -160,6 +160,7 @@ static void san_rdma_teardown(struct san_rconn *conn)
 	cancel_work_sync(&conn->abort_work);
 	cancel_delayed_work_sync(&conn->ka_work);
 	cancel_delayed_work_sync(&conn->fin_work);
+	cancel_delayed_work_sync(&conn->hs_work);
 	if (conn->id)
 		rdma_disconnect(conn->id);
 	if (conn->qp)
@@ -180,6 +181,26 @@ static void san_rdma_fin_work(struct work_struct *work)
 
 	/* Teardown disconnects without the FIN: the peer sees a reset. */
 	san_rdma_queue_teardown(conn);
+}
+
+static void san_rdma_hs_work(struct work_struct *work)
+{
+	struct san_rconn *conn = container_of(to_delayed_work(work),
+					      struct san_rconn, hs_work);
+
+	if (READ_ONCE(conn->ssk->sk.sk_state) != TCP_SYN_RECV)
+		return;
+	pr_debug("af_san: a peer never finished its handshake: dropped\n");
+	/* The child is dropped; its id's destruction rejects the peer. */
+	san_rdma_fail(conn, ETIMEDOUT);
+}
+
+/* As TCP's SYN-RECV: 1 + 2 + 4 + ... seconds, one per SYN-ACK retry. */
+static unsigned long san_rdma_hs_timeout(struct san_sock *ssk)
+{
+	int retries = READ_ONCE(sock_net(&ssk->sk)->ipv4.sysctl_tcp_synack_retries);
+
+	return ((2UL << clamp(retries, 0, 10)) - 1) * HZ;
 }
 
 static void san_rdma_teardown_work(struct work_struct *work)
@@ -306,6 +327,7 @@ static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 	INIT_WORK(&conn->abort_work, san_rdma_abort_work);
 	INIT_DELAYED_WORK(&conn->ka_work, san_rdma_keepalive_work);
 	INIT_DELAYED_WORK(&conn->fin_work, san_rdma_fin_work);
+	INIT_DELAYED_WORK(&conn->hs_work, san_rdma_hs_work);
 	INIT_WORK(&conn->teardown_work, san_rdma_teardown_work);
 	sock_hold(&ssk->sk);
 	atomic_inc(&san_stats.conns);
@@ -525,6 +547,11 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 		san_rdma_child_undo(conn, child);
 		return -ECONNREFUSED;
 	}
+	spin_lock_bh(&conn->lock);
+	if (!conn->dying)
+		queue_delayed_work(san_rdma_wq, &conn->hs_work,
+				   san_rdma_hs_timeout(child));
+	spin_unlock_bh(&conn->lock);
 	return 0;
 
 reject_child:

@@ -91,6 +91,11 @@ struct san_tbuf {
  *	outside @lock; the removal waits for them to leave
  * @laddr: local address, @raddr: peer address, once known (getname);
  *	under @lock
+ * @rx_dead: the peer broke the protocol: nothing it sends from then on
+ *	reaches the stream (under @lock)
+ * @hs_work: a listener's child that does not reach ESTABLISHED in time
+ *	(the peer never finishes the handshake) is dropped, as TCP's
+ *	SYN-RECV after net.ipv4.tcp_synack_retries
  * @fail_err: errno a failure found under @lock reports from abort_work
  * @credit_pushed: a CREDIT arrived while our exposure waited for RD_DONE
  *	and we returned credits at once; again only after the next RD_DONE
@@ -138,6 +143,8 @@ struct san_rconn {
 	bool dying;
 	bool broken;
 	bool removed;
+	bool rx_dead;
+	struct delayed_work hs_work;
 	int fail_err;
 	bool credit_pushed;
 	bool ka_inflight;

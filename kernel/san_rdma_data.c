@@ -501,6 +501,11 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	WRITE_ONCE(conn->last_rx, jiffies);
 	spin_lock_bh(&conn->lock);
+	/* After a violation, nothing more of the peer's enters the stream. */
+	if (conn->rx_dead) {
+		spin_unlock_bh(&conn->lock);
+		return;
+	}
 	if (!san_rdma_hdr_valid(conn, hdr, wc->byte_len))
 		goto violation;
 	conn->credits += be16_to_cpu(hdr->credits);
@@ -559,6 +564,7 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 	return;
 
 violation:
+	conn->rx_dead = true;
 	spin_unlock_bh(&conn->lock);
 	pr_warn_ratelimited("af_san: peer broke the protocol (type %u len %u), resetting\n",
 			    hdr->type, wc->byte_len);
