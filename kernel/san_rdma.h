@@ -26,6 +26,9 @@
 /* RDMA READs a connection may have in flight in each direction. */
 #define SAN_RD_ATOMIC		4
 
+/* Local ACK timeout exponent (4.096 us * 2^N) of our QPs. */
+#define SAN_ACK_TIMEOUT		19
+
 /* rdma_cm address and route resolution limit, in ms. */
 #define SAN_RESOLVE_TIMEOUT_MS	2000
 

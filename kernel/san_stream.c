@@ -475,7 +475,10 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	err = -ECONNABORTED;
 	if (ssk->aborted)
 		goto out;
-	san_sock_sync(sock);
+	/*
+	 * No san_sock_sync() here: as TCP, the first connect() after a
+	 * non-blocking attempt completed reports it with 0.
+	 */
 	switch (sock->state) {
 	case SS_CONNECTED:
 		err = -EISCONN;
@@ -871,7 +874,12 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		int n;
 
 		if (READ_ONCE(sk->sk_err)) {
-			err = sock_error(sk);
+			/*
+			 * As TCP: a call that moved bytes returns their count
+			 * and leaves the error for the next call.
+			 */
+			if (!copied)
+				err = sock_error(sk);
 			break;
 		}
 		if ((sk->sk_shutdown & SEND_SHUTDOWN) ||
