@@ -129,6 +129,9 @@ static void san_rdma_abort_work(struct work_struct *work)
 
 	mutex_lock(&conn->cm_mutex);
 	if (!conn->dying && conn->id) {
+		spin_lock_bh(&conn->lock);
+		conn->broken = true;
+		spin_unlock_bh(&conn->lock);
 		/*
 		 * The QP is in error once rdma_disconnect() returns: the peer
 		 * can no longer read what we exposed.  Once it is drained, no
@@ -142,6 +145,9 @@ static void san_rdma_abort_work(struct work_struct *work)
 		/* A failure found under conn->lock reports here. */
 		if (READ_ONCE(conn->fail_err))
 			san_conn_error(conn->ssk, conn->fail_err);
+		/* A closed socket's connection that failed goes now. */
+		if (READ_ONCE(conn->owner_gone))
+			san_rdma_queue_teardown(conn);
 	}
 	mutex_unlock(&conn->cm_mutex);
 }
@@ -168,6 +174,8 @@ static void san_rdma_teardown(struct san_rconn *conn)
 	/* Nothing should be left; if it is, it ends before the free. */
 	san_rdma_zc_flush(conn);
 	san_rdma_free_ib(conn, false);
+	/* The QP is gone: no event of it can queue abort_work again. */
+	cancel_work_sync(&conn->abort_work);
 	/* Last: the device stays while the id exists. */
 	if (conn->id)
 		rdma_destroy_id(conn->id);
@@ -361,6 +369,34 @@ static u32 san_rdma_buf_count(int bytes)
 	return clamp_t(u32, bytes / SAN_BUF_SIZE, SAN_BUF_MIN, SAN_BUF_MAX);
 }
 
+/*
+ * An asynchronous error of the QP (it went to error without a failed
+ * completion of ours, e.g. as a responder): a reset like any other.
+ * Context: any, hard interrupt included.
+ */
+static void san_rdma_qp_event(struct ib_event *ev, void *context)
+{
+	struct san_rconn *conn = context;
+
+	switch (ev->event) {
+	case IB_EVENT_QP_FATAL:
+	case IB_EVENT_QP_REQ_ERR:
+	case IB_EVENT_QP_ACCESS_ERR:
+		/*
+		 * No lock here (hard interrupt on some devices): abort_work
+		 * does the rest.  Teardown cancels it again once the QP,
+		 * and so its events, are gone.
+		 */
+		if (!READ_ONCE(conn->fail_err))
+			WRITE_ONCE(conn->fail_err, ECONNRESET);
+		if (!READ_ONCE(conn->dying))
+			queue_work(san_rdma_wq, &conn->abort_work);
+		break;
+	default:
+		break;
+	}
+}
+
 /* PD, CQ, QP and buffers on the id's device; receives posted. */
 static int san_rdma_setup_qp(struct san_rconn *conn)
 {
@@ -398,6 +434,7 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	}
 	atomic_inc(&san_stats.cqs);
 	attr.qp_context = conn;
+	attr.event_handler = san_rdma_qp_event;
 	attr.send_cq = conn->cq;
 	attr.recv_cq = conn->cq;
 	attr.cap.max_send_wr = conn->tbuf_count + zc_wrs + 2;
@@ -492,6 +529,8 @@ static void san_rdma_child_undo(struct san_rconn *conn, struct san_sock *child)
 {
 	child->conn = NULL;
 	san_rdma_free_ib(conn, false);
+	/* A QP event may have queued it before the QP went. */
+	cancel_work_sync(&conn->abort_work);
 	conn->id = NULL;
 	san_rconn_free(conn);
 	san_child_drop(child);

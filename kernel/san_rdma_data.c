@@ -427,7 +427,7 @@ void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc)
 	if (wc->status == IB_WC_RETRY_EXC_ERR)
 		san_rdma_fail(conn, ETIMEDOUT);
 	else if (wc->status != IB_WC_SUCCESS &&
-		 wc->status != IB_WC_WR_FLUSH_ERR)
+		 (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(conn->broken)))
 		san_rdma_fail(conn, ECONNRESET);
 }
 
@@ -491,8 +491,12 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 	bool data = false, fin = false;
 
 	if (wc->status != IB_WC_SUCCESS) {
-		/* On a flush only wr_cqe and status are valid. */
-		if (wc->status != IB_WC_WR_FLUSH_ERR)
+		/*
+		 * On a flush only wr_cqe and status are valid.  A flush we
+		 * did not start (@broken unset) means the QP went to error
+		 * by itself: a reset like any other error.
+		 */
+		if (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(conn->broken))
 			san_rdma_fail(conn, ECONNRESET);
 		return;
 	}
@@ -593,7 +597,8 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 		/* A peer that stopped answering: as TCP, ETIMEDOUT. */
 		if (wc->status == IB_WC_RETRY_EXC_ERR)
 			san_rdma_fail(conn, ETIMEDOUT);
-		else if (wc->status != IB_WC_WR_FLUSH_ERR)
+		else if (wc->status != IB_WC_WR_FLUSH_ERR ||
+			 !READ_ONCE(conn->broken))
 			san_rdma_fail(conn, ECONNRESET);
 		return;
 	}

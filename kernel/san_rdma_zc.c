@@ -96,7 +96,8 @@ void san_rdma_zc_err_done(struct ib_cq *cq, struct ib_wc *wc)
 	struct san_rconn *conn = container_of(wc->wr_cqe, struct san_rconn,
 					      zc_err_cqe);
 
-	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR) {
+	if (wc->status != IB_WC_SUCCESS &&
+	    (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(conn->broken))) {
 		pr_debug("af_san: zero-copy work request failed: %s\n",
 			 ib_wc_status_msg(wc->status));
 		san_rdma_fail(conn, ECONNRESET);
@@ -403,7 +404,8 @@ static void san_rdma_zc_read_finish(struct san_zc_op *op)
 {
 	struct san_rconn *conn = op->conn;
 	bool failed = op->status != IB_WC_SUCCESS &&
-		      op->status != IB_WC_WR_FLUSH_ERR;
+		      (op->status != IB_WC_WR_FLUSH_ERR ||
+		       !READ_ONCE(conn->broken));
 
 	pr_debug("af_san: zc read of %u done: status %d\n", op->zc->len,
 		 op->status);
