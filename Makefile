@@ -11,6 +11,8 @@
 #                      kmemleak), built once per machine (~30 min)
 #   make fuzz DURATION=s [SEED=n] [DEBUG=1]   san_fuzz and trinity on
 #                      AF_SAN for DURATION seconds each (docs/fuzzing.md)
+#   make soak DURATION=s [DEBUG=1]   connection churn for DURATION seconds,
+#                      then 2,000 connections at once (docs/fuzzing.md)
 #
 # KVER/KDIR pick the kernel: by default the running kernel when its build
 # directory exists, else the newest installed kernel with vmlinuz and headers.
@@ -27,7 +29,7 @@ KERNEL_SRCS := $(wildcard $(TOP)/kernel/*.c $(TOP)/kernel/*.h) \
 	       $(wildcard $(TOP)/selftests/bite/*.c)
 
 .PHONY: all deps deps-build deps-box deps-debug module selftests tools lint \
-	check demo shell clean debug-kernel module-debug check-debug fuzz
+	check demo shell clean debug-kernel module-debug check-debug fuzz soak
 
 all: module selftests tools
 
@@ -107,6 +109,13 @@ DURATION ?= 60
 SEED ?= 1
 fuzz: selftests tools deps-box $(if $(DEBUG),module-debug,module)
 	$(TOP)/tools/fuzz $(if $(DEBUG),--debug) $(DURATION) $(SEED)
+
+# san_soak for DURATION seconds, then san_scale, in one guest; DEBUG=1 on
+# the debug kernel (kmemleak).  The module is built only when missing, so
+# that a soak can run beside other test box runs: make module (or
+# module-debug) first after changing kernel/.
+soak: selftests tools deps-box $(if $(DEBUG),$(if $(wildcard $(BUILD)/debug/af_san.ko),,module-debug),$(if $(wildcard $(TOP)/af_san.ko),,module))
+	$(TOP)/tools/soak $(if $(DEBUG),--debug) $(DURATION)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean
