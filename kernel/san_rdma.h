@@ -196,6 +196,7 @@ int san_rdma_buffers_alloc(struct san_rconn *conn);
 void san_rdma_buffers_free(struct san_rconn *conn);
 int san_rdma_post_all_recvs(struct san_rconn *conn);
 void san_rdma_fail(struct san_rconn *conn, int err);
+bool san_rdma_flush_unexpected(struct san_rconn *conn);
 void san_rdma_fail_locked(struct san_rconn *conn, int err);
 void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc);
 void san_rdma_buffers_unmap(struct san_rconn *conn);

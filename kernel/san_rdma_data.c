@@ -391,6 +391,23 @@ void san_rdma_fail(struct san_rconn *conn, int err)
 }
 
 /**
+ * san_rdma_flush_unexpected - a flush completion nobody asked for
+ * @conn: the connection
+ *
+ * An established connection whose QP flushes while no reset is under way
+ * (@broken unset) went to error by itself (e.g. as a responder, or rxe's
+ * loopback losing its route): a reset.  Before ESTABLISHED, rdma_cm moves
+ * the QP to error itself (a REJ): its event tells the outcome.
+ *
+ * Context: any.
+ */
+bool san_rdma_flush_unexpected(struct san_rconn *conn)
+{
+	return !READ_ONCE(conn->broken) &&
+	       READ_ONCE(conn->ssk->sk.sk_state) == TCP_ESTABLISHED;
+}
+
+/**
  * san_rdma_fail_locked - san_rdma_fail() under conn->lock
  * @conn: the connection
  * @err: positive errno the socket reports, from abort_work
@@ -427,7 +444,8 @@ void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc)
 	if (wc->status == IB_WC_RETRY_EXC_ERR)
 		san_rdma_fail(conn, ETIMEDOUT);
 	else if (wc->status != IB_WC_SUCCESS &&
-		 (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(conn->broken)))
+		 (wc->status != IB_WC_WR_FLUSH_ERR ||
+		  san_rdma_flush_unexpected(conn)))
 		san_rdma_fail(conn, ECONNRESET);
 }
 
@@ -496,7 +514,8 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 		 * did not start (@broken unset) means the QP went to error
 		 * by itself: a reset like any other error.
 		 */
-		if (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(conn->broken))
+		if (wc->status != IB_WC_WR_FLUSH_ERR ||
+		    san_rdma_flush_unexpected(conn))
 			san_rdma_fail(conn, ECONNRESET);
 		return;
 	}
@@ -598,7 +617,7 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 		if (wc->status == IB_WC_RETRY_EXC_ERR)
 			san_rdma_fail(conn, ETIMEDOUT);
 		else if (wc->status != IB_WC_WR_FLUSH_ERR ||
-			 !READ_ONCE(conn->broken))
+			 san_rdma_flush_unexpected(conn))
 			san_rdma_fail(conn, ECONNRESET);
 		return;
 	}

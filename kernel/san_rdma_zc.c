@@ -97,7 +97,8 @@ void san_rdma_zc_err_done(struct ib_cq *cq, struct ib_wc *wc)
 					      zc_err_cqe);
 
 	if (wc->status != IB_WC_SUCCESS &&
-	    (wc->status != IB_WC_WR_FLUSH_ERR || !READ_ONCE(conn->broken))) {
+	    (wc->status != IB_WC_WR_FLUSH_ERR ||
+	     san_rdma_flush_unexpected(conn))) {
 		pr_debug("af_san: zero-copy work request failed: %s\n",
 			 ib_wc_status_msg(wc->status));
 		san_rdma_fail(conn, ECONNRESET);
@@ -405,7 +406,7 @@ static void san_rdma_zc_read_finish(struct san_zc_op *op)
 	struct san_rconn *conn = op->conn;
 	bool failed = op->status != IB_WC_SUCCESS &&
 		      (op->status != IB_WC_WR_FLUSH_ERR ||
-		       !READ_ONCE(conn->broken));
+		       san_rdma_flush_unexpected(conn));
 
 	pr_debug("af_san: zc read of %u done: status %d\n", op->zc->len,
 		 op->status);
