@@ -529,10 +529,13 @@ static void san_rdma_child_undo(struct san_rconn *conn, struct san_sock *child)
 {
 	child->conn = NULL;
 	san_rdma_free_ib(conn, false);
-	/* A QP event may have queued it before the QP went. */
-	cancel_work_sync(&conn->abort_work);
 	conn->id = NULL;
-	san_rconn_free(conn);
+	/*
+	 * Freed by the teardown work: a QP event may have queued abort_work
+	 * before the QP went, and we hold the listener's cm_mutex here, so
+	 * this is no place to wait for it.
+	 */
+	san_rdma_queue_teardown(conn);
 	san_child_drop(child);
 }
 
