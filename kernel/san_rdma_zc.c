@@ -144,8 +144,11 @@ static int san_zc_pin(struct san_zc_op *op, unsigned long addr, size_t len,
 	op->npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
 	op->pages = kvmalloc_array(op->npages, sizeof(*op->pages),
 				   GFP_KERNEL);
-	if (!op->pages)
+	if (!op->pages) {
+		/* Nothing is pinned: the release must not unpin. */
+		op->npages = 0;
 		return -ENOMEM;
+	}
 	got = pin_user_pages_fast(first, op->npages, write ? FOLL_WRITE : 0,
 				  op->pages);
 	if (got != op->npages) {
