@@ -506,9 +506,13 @@ static int fi_disarm(struct fi_state *s)
 	return left == 0;
 }
 
+/*
+ * ENFILE: the VFS's answer when the struct file of a new socket cannot be
+ * allocated (socket(), accept()), the same for TCP.
+ */
 static int fi_ok_errno(int e)
 {
-	return e == ENOMEM || e == ENOBUFS || e == ECONNRESET ||
+	return e == ENOMEM || e == ENOBUFS || e == ENFILE || e == ECONNRESET ||
 	       e == ECONNREFUSED || e == ECONNABORTED || e == ETIMEDOUT ||
 	       e == EAGAIN || e == EINTR || e == ENETUNREACH ||
 	       e == EHOSTUNREACH || e == EADDRNOTAVAIL || e == EPIPE;
