@@ -851,11 +851,16 @@ static void san_rdma_reset(struct san_sock *ssk)
 	if (!conn)
 		return;
 	WRITE_ONCE(ssk->conn, NULL);
-	WRITE_ONCE(conn->owner_gone, true);
+	/*
+	 * Claim the teardown before the connection is marked orphaned: a cm
+	 * event or abort_work that sees owner_gone would queue it, and the
+	 * address would then be released after we return.
+	 */
 	spin_lock_bh(&conn->lock);
 	run = !conn->teardown_queued;
 	conn->teardown_queued = true;
 	spin_unlock_bh(&conn->lock);
+	WRITE_ONCE(conn->owner_gone, true);
 	if (run)
 		san_rdma_teardown(conn);
 }

@@ -36,6 +36,8 @@ while read -r prog; do
 	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
 	out=$(mktemp)
 	start=$(date +%s)
+	# A mark in the kernel log: a report names the program that ran.
+	echo "san selftest: $name starts" >/dev/kmsg 2>/dev/null
 	timeout -k 5 "$timeout" "$prog" >"$out" 2>&1
 	rc=$?
 	echo "# $name: exit $rc after $(($(date +%s) - start))s"
