@@ -731,8 +731,16 @@ static int san_rdma_cm_handler(struct rdma_cm_id *id,
 	pr_debug("af_san: cm id %p: %s (%d)%s\n", id,
 		 rdma_event_msg(ev->event), ev->status,
 		 conn->dying ? ", dying" : "");
-	if (conn->dying)
+	if (conn->dying) {
+		/*
+		 * A request that reached a listener being torn down: its new
+		 * id is rdma_cm's to destroy (the peer sees a reject).  With
+		 * 0 it would stay, its context this dying connection.
+		 */
+		if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
+			ret = 1;
 		goto out;
+	}
 	if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL)
 		ret = san_rdma_device_removal(conn);
 	else if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
@@ -881,13 +889,23 @@ static void san_rdma_close(struct san_sock *ssk, bool abort)
 	if (!conn)
 		return;
 	WRITE_ONCE(ssk->conn, NULL);
+	/*
+	 * Once owner_gone is seen, a cm event, abort_work or a completion
+	 * may queue the teardown, which frees the connection: it is set
+	 * under conn->lock, and the connection is not touched after the
+	 * unlock unless this call claimed the teardown itself.
+	 */
+	spin_lock_bh(&conn->lock);
 	WRITE_ONCE(conn->owner_gone, true);
 	if (abort || !conn->qp) {
-		san_rdma_queue_teardown(conn);
+		now = !conn->teardown_queued;
+		conn->teardown_queued = true;
+		spin_unlock_bh(&conn->lock);
+		if (now)
+			queue_work(san_rdma_wq, &conn->teardown_work);
 		return;
 	}
 	/* Graceful: FIN after the data; teardown once it is delivered. */
-	spin_lock_bh(&conn->lock);
 	if (!conn->fin_sent && !conn->fin_pending)
 		conn->fin_pending = true;
 	san_rdma_tx_control(conn);
@@ -901,9 +919,13 @@ static void san_rdma_close(struct san_sock *ssk, bool abort)
 	if (!now)
 		queue_delayed_work(san_rdma_wq, &conn->fin_work,
 				   READ_ONCE(sock_net(&ssk->sk)->ipv4.sysctl_tcp_fin_timeout));
+	else if (conn->teardown_queued)
+		now = false;
+	else
+		conn->teardown_queued = true;
 	spin_unlock_bh(&conn->lock);
 	if (now)
-		san_rdma_queue_teardown(conn);
+		queue_work(san_rdma_wq, &conn->teardown_work);
 }
 
 static int san_rdma_init(void)

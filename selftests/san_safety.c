@@ -663,4 +663,82 @@ TEST_F_TIMEOUT(safety, item16_listener_closed_while_connections_complete, 600)
 	}
 }
 
+/* The rdma_cm ids that exist, as "rdma res show cm_id" lists them; -1 without. */
+static int cm_ids(void)
+{
+	FILE *f = popen("timeout 10 rdma res show cm_id 2>/dev/null", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !strncmp(line, "link ", 5);
+	return pclose(f) ? -1 : n;
+}
+
+struct closer_arg {
+	int fd;
+	int delay_us;
+};
+
+static void *delayed_closer_main(void *arg)
+{
+	struct closer_arg *c = arg;
+
+	usleep(c->delay_us);
+	close(c->fd);
+	return NULL;
+}
+
+/*
+ * A connection request that reached a listener while close() tore it
+ * down was kept by rdma_cm, never answered, with the freed listener as
+ * its context; the next device removal ran the handler on it (a
+ * NULL-pointer Oops in CI).  Requests race the close, on a specific and
+ * on a wildcard address; afterwards no rdma_cm id may be left.
+ */
+TEST_F_TIMEOUT(safety, item16_requests_racing_listener_close_leave_no_cm_id, 600)
+{
+	int round, rounds = san_scaled(60) < 10 ? 10 : san_scaled(60);
+	int ids0 = cm_ids(), ids = -1, i;
+
+	if (ids0 < 0)
+		SKIP(return, "no \"rdma res show cm_id\" (iproute2's rdma tool)");
+	for (round = 0; round < rounds; round++) {
+		struct sockaddr_in a = self->self, d = self->self;
+		struct closer_arg arg;
+		pthread_t t;
+		int c[8];
+
+		if (round % 2)
+			a.sin_addr.s_addr = htonl(INADDR_ANY);
+		a.sin_port = 0;
+		arg.fd = socket(self->family, SOCK_STREAM, 0);
+		ASSERT_GE(arg.fd, 0);
+		ASSERT_EQ(0, bind(arg.fd, (struct sockaddr *)&a, sizeof(a)));
+		ASSERT_EQ(0, listen(arg.fd, 64));
+		d.sin_port = htons(port_of(arg.fd));
+		for (i = 0; i < 8; i++) {
+			c[i] = socket(self->family, SOCK_STREAM | SOCK_NONBLOCK,
+				      0);
+			connect(c[i], (struct sockaddr *)&d, sizeof(d));
+		}
+		arg.delay_us = (round % 10) * 3000;
+		ASSERT_EQ(0, pthread_create(&t, NULL, delayed_closer_main, &arg));
+		pthread_join(t, NULL);
+		for (i = 0; i < 8; i++)
+			close(c[i]);
+	}
+	EXPECT_EQ(NULL, san_wait_idle(60));
+	for (i = 0; i < 300; i++) {
+		ids = cm_ids();
+		if (ids == ids0)
+			break;
+		usleep(100000);
+	}
+	EXPECT_EQ(ids0, ids) TH_LOG("rdma_cm ids: %d before, %d after every socket was closed",
+				    ids0, ids);
+}
+
 TEST_HARNESS_MAIN
