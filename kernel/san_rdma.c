@@ -867,8 +867,8 @@ static void san_rdma_reset(struct san_sock *ssk)
 	spin_lock_bh(&conn->lock);
 	run = !conn->teardown_queued;
 	conn->teardown_queued = true;
-	spin_unlock_bh(&conn->lock);
 	WRITE_ONCE(conn->owner_gone, true);
+	spin_unlock_bh(&conn->lock);
 	if (run)
 		san_rdma_teardown(conn);
 }
