@@ -71,11 +71,13 @@ done <"$list"
 # Everything back to where it started: rdma res, the module's counters and
 # its sockets (the suite's last connections may still be closing).
 if [ -z "$filter" ]; then
+	# What is in use now, never below zero; zc_sends, zc_reads and
+	# zc_bounced only count up.
+	gauges='^(conns|qps|cqs|pds|bufs|pinned) (-|[1-9])'
 	for _ in $(seq 100); do
 		now=$(rdma_res)
 		[ "$now" = "$base" ] && grep -q '^conns 0' /proc/net/af_san 2>/dev/null &&
-			! grep -q '^bufs [1-9]' /proc/net/af_san &&
-			! grep -q '^pinned [1-9]' /proc/net/af_san && break
+			! grep -qE "$gauges" /proc/net/af_san && break
 		sleep 0.2
 	done
 	socks=$(awk '$1 == "AF_SAN" { print $3 }' /proc/net/protocols)
@@ -83,7 +85,7 @@ if [ -z "$filter" ]; then
 	echo "# rdma res after:  $now"
 	echo "# /proc/net/af_san: $(tr '\n' ' ' </proc/net/af_san 2>/dev/null); AF_SAN sockets: $socks"
 	if [ "$now" = "$base" ] && [ "$socks" = 0 ] &&
-	   ! grep -q ' [1-9]' /proc/net/af_san; then
+	   ! grep -qE "$gauges" /proc/net/af_san; then
 		emit pass suite.resources_back_to_baseline
 	else
 		emit fail suite.resources_back_to_baseline
