@@ -61,7 +61,11 @@ struct san_zc {
  * @recvmsg: copy up to @len received bytes into @msg now (@flags:
  *	MSG_PEEK).  Returns the bytes copied (> 0), -EAGAIN when none is
  *	queued, or a negative errno.
- * @rx_queued: bytes received and not read yet (SIOCINQ, poll).
+ * @rx_queued: bytes received and not read yet (SIOCINQ).
+ *	Any context; takes no sleeping lock.
+ * @rx_ready: whether @recvmsg or @zc_recv can make progress without
+ *	waiting for an operation already in flight (poll's EPOLLIN, the
+ *	wait of a blocked recv()).  Optional: @rx_queued != 0 when absent.
  *	Any context; takes no sleeping lock.
  * @tx_queued: bytes sent and not acknowledged by the peer (SIOCOUTQ).
  *	Any context; takes no sleeping lock.
@@ -82,7 +86,10 @@ struct san_zc {
  *	when @msg cannot be pinned or @len is below the zero-copy
  *	threshold) and return at once.  0: started, @zc is busy until the
  *	data is in place; -EAGAIN: the next bytes are not zero-copy ones
- *	(use @recvmsg).  Optional.
+ *	(use @recvmsg).  With MSG_DONTWAIT in @flags the caller will not
+ *	wait: the provider may start reading them into its own memory and
+ *	return -EAGAIN; @recvmsg returns them once there, and @rx_ready
+ *	turns true then.  Optional.
  * @zc_end: release everything of a transfer whose @zc is no longer busy
  *	(remote key invalidated, pages unpinned).  Returns the bytes moved,
  *	or a negative errno.
@@ -115,6 +122,7 @@ struct san_provider {
 	int (*recvmsg)(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		       int flags);
 	u32 (*rx_queued)(struct san_sock *ssk);
+	bool (*rx_ready)(struct san_sock *ssk);
 	u32 (*tx_queued)(struct san_sock *ssk);
 	bool (*tx_ready)(struct san_sock *ssk);
 	void (*shutdown_tx)(struct san_sock *ssk);

@@ -957,6 +957,7 @@ const struct san_provider san_rdma_provider = {
 	.sendmsg = san_rdma_sendmsg,
 	.recvmsg = san_rdma_recvmsg,
 	.rx_queued = san_rdma_rx_queued,
+	.rx_ready = san_rdma_rx_ready,
 	.tx_queued = san_rdma_tx_queued,
 	.tx_ready = san_rdma_tx_ready,
 	.shutdown_tx = san_rdma_shutdown_tx,

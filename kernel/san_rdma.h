@@ -123,6 +123,9 @@ struct san_tbuf {
  * @sge_rd: scatter entries per RDMA READ work request
  * @zc_tx: our exposed zero-copy send, until the peer read all of it
  * @zc_rx: our RDMA READ in flight for a zero-copy receive
+ * @zc_pf: our prefetch of the zero-copy bytes at the head of the stream
+ *	(a non-blocking recv() met them), in flight or waiting to be read
+ * @zc_pf_wait: @zc_pf's READ has not completed: readers wait for it
  * @rd_done: bytes read of the peer's SRC_AVAIL, to report in RD_DONE
  * @credit_now: return credits without waiting for half the buffers
  *	(a RD_DONE came: the peer may need them to send the next one)
@@ -179,6 +182,8 @@ struct san_rconn {
 	u32 sge_rd;
 	struct san_zc_op *zc_tx;
 	struct san_zc_op *zc_rx;
+	struct san_zc_op *zc_pf;
+	bool zc_pf_wait;
 	u32 rd_done;
 	bool credit_now;
 	unsigned long last_rx;
@@ -209,6 +214,7 @@ int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len);
 int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		     int flags);
 u32 san_rdma_rx_queued(struct san_sock *ssk);
+bool san_rdma_rx_ready(struct san_sock *ssk);
 u32 san_rdma_tx_queued(struct san_sock *ssk);
 bool san_rdma_tx_ready(struct san_sock *ssk);
 void san_rdma_shutdown_tx(struct san_sock *ssk);
@@ -225,6 +231,8 @@ struct san_zc_op;
 u32 san_rdma_zc_send_wrs(u32 sge_rd);
 bool san_rdma_zc_src_avail(struct san_rconn *conn, struct san_rbuf *rb);
 bool san_rdma_zc_rd_done(struct san_rconn *conn, const void *payload);
+int san_rdma_zc_pf_copy(struct san_rconn *conn, struct msghdr *msg,
+			size_t len, u32 skip, bool peek);
 void san_rdma_zc_flush(struct san_rconn *conn);
 void san_rdma_zc_err_done(struct ib_cq *cq, struct ib_wc *wc);
 int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,

@@ -181,6 +181,9 @@ int san_rdma_post_recv(struct san_rconn *conn, struct san_rbuf *rb)
 bool san_rdma_rx_consumed(struct san_rconn *conn, struct san_rbuf *rb, u32 n)
 {
 	lockdep_assert_held(&conn->lock);
+	/* The device went away meanwhile and took the stream with it. */
+	if (list_empty(&rb->node))
+		return false;
 	rb->off += n;
 	conn->rx_bytes -= n;
 	if (rb->off < rb->len)
@@ -704,9 +707,21 @@ static int san_rdma_do_recvmsg(struct san_rconn *conn, struct msghdr *msg,
 		}
 		rb = list_first_entry(&conn->rx_filled, struct san_rbuf, node);
 		if (rb->zc) {
-			/* Bytes in the peer's memory: san_rdma_zc_recv(). */
+			int got;
+
+			/*
+			 * Bytes in the peer's memory: san_rdma_zc_recv(),
+			 * unless a prefetch brought them in already.
+			 */
 			spin_unlock_bh(&conn->lock);
-			break;
+			got = san_rdma_zc_pf_copy(conn, msg, len - copied,
+						  peek ? peek_off : 0, peek);
+			if (got <= 0)
+				return copied ? copied : got ?: -EAGAIN;
+			copied += got;
+			if (peek)
+				peek_off += got;
+			continue;
 		}
 		if (peek) {
 			/* Skip the buffers already peeked at in this call. */
@@ -807,6 +822,15 @@ u32 san_rdma_rx_queued(struct san_sock *ssk)
 	struct san_rconn *conn = READ_ONCE(ssk->conn);
 
 	return conn ? READ_ONCE(conn->rx_bytes) : 0;
+}
+
+/* Whether a recv() finds bytes without waiting for a prefetch's READ. */
+bool san_rdma_rx_ready(struct san_sock *ssk)
+{
+	struct san_rconn *conn = READ_ONCE(ssk->conn);
+
+	return conn && READ_ONCE(conn->rx_bytes) &&
+	       !READ_ONCE(conn->zc_pf_wait);
 }
 
 u32 san_rdma_tx_queued(struct san_sock *ssk)

@@ -57,6 +57,15 @@ MODULE_PARM_DESC(zc_hold_ms,
  * @ref: holds a san_rdma_get() reference on @conn (the device objects
  *	of the transfer: DMA mapping, MR) until they are released
  * @posted: receiver: the signaled READ was posted, its completion comes
+ * @len: prefetch: bytes the READ brings into @bounce
+ * @pos: prefetch: bytes of @bounce already read by the user
+ * @done: prefetch: the READ completed (under conn->lock)
+ *
+ * A prefetch is a receive with no caller waiting for it (@zc is NULL): a
+ * non-blocking recv() met zero-copy bytes and left with EAGAIN, and the
+ * READ brings them into @bounce, kernel memory, where the copy path
+ * finds them (san_rdma_zc_pf_copy()).  The connection holds it in
+ * &san_rconn.zc_pf.
  */
 struct san_zc_op {
 	struct san_rconn *conn;
@@ -77,6 +86,9 @@ struct san_zc_op {
 	struct delayed_work hold;
 	bool ref;
 	bool posted;
+	u32 len;
+	u32 pos;
+	bool done;
 };
 
 /**
@@ -410,14 +422,30 @@ static void san_rdma_zc_read_finish(struct san_zc_op *op)
 	bool failed = op->status != IB_WC_SUCCESS &&
 		      (op->status != IB_WC_WR_FLUSH_ERR ||
 		       san_rdma_flush_unexpected(conn));
+	bool ready = false;
 
-	pr_debug("af_san: zc read of %u done: status %d\n", op->zc->len,
-		 op->status);
+	pr_debug("af_san: zc read done: status %d\n", op->status);
 	spin_lock_bh(&conn->lock);
-	/* The flush may have ended it already (a post that failed). */
-	if (conn->zc_rx == op && op->zc->busy)
+	if (!op->zc) {
+		/*
+		 * A prefetch: its bytes are there for the copy path.  One
+		 * that failed stays not ready (readers sleep rather than
+		 * spin) until the reset ends the connection.
+		 */
+		if (conn->zc_pf == op) {
+			op->done = true;
+			ready = op->status == IB_WC_SUCCESS;
+			if (ready)
+				WRITE_ONCE(conn->zc_pf_wait, false);
+		}
+	} else if (conn->zc_rx == op && op->zc->busy) {
+		/* The flush may have ended it already (a post that failed). */
 		san_zc_finish(op, op->status == IB_WC_SUCCESS ? 0 : ECONNRESET);
+	}
 	spin_unlock_bh(&conn->lock);
+	/* From here on @op may be gone: a reader may have taken it. */
+	if (ready)
+		san_wake_rx(conn->ssk);
 
 	/* A bad key or a peer that went away: its connection only. */
 	if (failed)
@@ -491,16 +519,145 @@ static int san_rdma_zc_build_reads(struct san_zc_op *op, u64 remote,
 	return 0;
 }
 
+/* Free a prefetch no one else can reach any more.  Process context. */
+static void san_rdma_zc_pf_free(struct san_zc_op *op)
+{
+	/* A held completion (test only) must not run after the free. */
+	cancel_delayed_work_sync(&op->hold);
+	san_zc_release(op, false);
+}
+
+/*
+ * Start reading up to SAN_ZC_BOUNCE_MAX bytes at the head of @rb into a
+ * kernel buffer for a caller that will not wait.  Always -EAGAIN: the
+ * bytes come through the copy path once the READ completed, and a
+ * failure to start leaves the next call to try again.
+ */
+static int san_rdma_zc_prefetch(struct san_rconn *conn, struct san_rbuf *rb,
+				size_t len, u64 remote, u32 rkey)
+{
+	struct ib_rdma_wr *wrs = NULL;
+	struct ib_sge *sges = NULL;
+	struct san_zc_op *op;
+	int err;
+
+	op = kzalloc(sizeof(*op), GFP_KERNEL);
+	if (!op)
+		return -EAGAIN;
+	op->conn = conn;
+	op->rb = rb;
+	op->dir = DMA_FROM_DEVICE;
+	op->cqe.done = san_rdma_zc_read_done;
+	INIT_DELAYED_WORK(&op->hold, san_rdma_zc_hold_work);
+	len = min_t(size_t, len, SAN_ZC_BOUNCE_MAX);
+	op->bounce = kmalloc(len, GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY);
+	if (!op->bounce) {
+		len = min_t(size_t, len, PAGE_SIZE);
+		op->bounce = kmalloc(len, GFP_KERNEL);
+	}
+	op->len = len;
+	if (!op->bounce || sg_alloc_table(&op->sgt, 1, GFP_KERNEL))
+		goto out;
+	sg_set_buf(op->sgt.sgl, op->bounce, len);
+	if (san_zc_get_dev(op) || san_zc_map(op) ||
+	    san_rdma_zc_build_reads(op, remote, rkey, &wrs, &sges))
+		goto out;
+
+	spin_lock_bh(&conn->lock);
+	if (conn->zc_rx || conn->zc_pf || conn->broken || !conn->qp ||
+	    list_first_entry_or_null(&conn->rx_filled, struct san_rbuf,
+				     node) != rb) {
+		spin_unlock_bh(&conn->lock);
+		goto out;
+	}
+	conn->zc_pf = op;
+	WRITE_ONCE(conn->zc_pf_wait, true);
+	err = ib_post_send(conn->qp, &wrs[0].wr, NULL);
+	op->posted = !err;
+	spin_unlock_bh(&conn->lock);
+	kfree(wrs);
+	kfree(sges);
+	/* Some READs may be posted: the flush frees it after the drain. */
+	if (err)
+		san_rdma_fail(conn, ECONNRESET);
+	else
+		atomic_inc(&san_stats.zc_bounced);
+	pr_debug("af_san: zc prefetch %zu bytes\n", len);
+	return -EAGAIN;
+
+out:
+	kfree(wrs);
+	kfree(sges);
+	san_zc_release(op, false);
+	return -EAGAIN;
+}
+
+/**
+ * san_rdma_zc_pf_copy - copy bytes a prefetch brought in
+ * @conn: the connection
+ * @msg: the caller's buffer
+ * @len: bytes wanted
+ * @skip: MSG_PEEK: bytes of the prefetch already peeked at in this call
+ * @peek: MSG_PEEK, the bytes stay in the stream
+ *
+ * Only what reached the user leaves the stream; a RD_DONE tells the peer.
+ *
+ * Context: process context, socket lock held (the only reader).
+ * Return: the bytes copied, 0 when no prefetched byte is there, -EFAULT.
+ */
+int san_rdma_zc_pf_copy(struct san_rconn *conn, struct msghdr *msg,
+			size_t len, u32 skip, bool peek)
+{
+	struct san_zc_op *op;
+	struct san_rbuf *rb;
+	size_t n;
+	bool keep;
+
+	spin_lock_bh(&conn->lock);
+	op = conn->zc_pf;
+	rb = list_first_entry_or_null(&conn->rx_filled, struct san_rbuf, node);
+	if (!op || !op->done || op->status != IB_WC_SUCCESS || op->rb != rb ||
+	    skip >= op->len - op->pos) {
+		spin_unlock_bh(&conn->lock);
+		return 0;
+	}
+	/* Ours while we copy: a reset meanwhile leaves its free to us. */
+	conn->zc_pf = NULL;
+	spin_unlock_bh(&conn->lock);
+
+	/* The device is done with it; the removal need not wait for us. */
+	san_zc_release_dev(op);
+	n = min_t(size_t, len, op->len - op->pos - skip);
+	n = copy_to_iter(op->bounce + op->pos + skip, n, &msg->msg_iter);
+
+	spin_lock_bh(&conn->lock);
+	if (n && !peek && !conn->removed) {
+		op->pos += n;
+		conn->rd_done += n;
+		san_rdma_rx_consumed(conn, rb, n);
+		san_rdma_tx_control(conn);
+	}
+	keep = op->pos < op->len && !conn->broken && !conn->zc_pf;
+	if (keep)
+		conn->zc_pf = op;
+	spin_unlock_bh(&conn->lock);
+	if (!keep)
+		san_rdma_zc_pf_free(op);
+	return n ? n : -EFAULT;
+}
+
 /**
  * san_rdma_zc_recv - read the peer's exposed bytes into @msg
  * @ssk: the socket
  * @msg: the caller's buffer
  * @len: bytes wanted
- * @flags: MSG_PEEK
+ * @flags: MSG_PEEK; MSG_DONTWAIT: the caller will not wait, so the READ
+ *	goes into a kernel buffer (a prefetch, see &struct san_zc_op) and
+ *	the call returns -EAGAIN
  * @zc: the switch's transfer
  *
- * Return: 0 (started), -EAGAIN (the next bytes are not zero-copy ones, or
- * another read is in flight), or a negative errno.
+ * Return: 0 (started), -EAGAIN (the next bytes are not zero-copy ones,
+ * another read is in flight, or a prefetch started), or a negative errno.
  */
 int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		     int flags, struct san_zc *zc)
@@ -523,7 +680,8 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		return -EAGAIN;
 	spin_lock_bh(&conn->lock);
 	rb = list_first_entry_or_null(&conn->rx_filled, struct san_rbuf, node);
-	if (!rb || !rb->zc || conn->zc_rx || conn->broken || !conn->qp) {
+	if (!rb || !rb->zc || conn->zc_rx || conn->zc_pf || conn->broken ||
+	    !conn->qp) {
 		spin_unlock_bh(&conn->lock);
 		return -EAGAIN;
 	}
@@ -532,6 +690,9 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	remote = be64_to_cpu(sa->addr) + rb->off;
 	rkey = be32_to_cpu(sa->rkey);
 	spin_unlock_bh(&conn->lock);
+
+	if (flags & MSG_DONTWAIT)
+		return san_rdma_zc_prefetch(conn, rb, len, remote, rkey);
 
 	op = kzalloc(sizeof(*op), GFP_KERNEL);
 	if (!op)
@@ -704,7 +865,13 @@ void san_rdma_zc_flush(struct san_rconn *conn)
 		conn->zc_tx = NULL;
 		san_zc_finish(op, ECONNRESET);
 	}
+	/* A prefetch's bytes go with the connection. */
+	op = conn->zc_pf;
+	conn->zc_pf = NULL;
+	WRITE_ONCE(conn->zc_pf_wait, false);
 	spin_unlock_bh(&conn->lock);
+	if (op)
+		san_rdma_zc_pf_free(op);
 	san_wake_tx(conn->ssk);
 	san_wake_rx(conn->ssk);
 }

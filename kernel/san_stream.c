@@ -658,6 +658,17 @@ static int san_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	return len;
 }
 
+/*
+ * Whether a recv() can make progress without waiting for an operation
+ * already in flight (a prefetch's READ): poll's EPOLLIN, a reader's wait.
+ */
+static bool san_rx_ready(struct san_sock *ssk)
+{
+	if (ssk->prov->rx_ready)
+		return ssk->prov->rx_ready(ssk);
+	return ssk->prov->rx_queued(ssk);
+}
+
 static __poll_t san_poll(struct file *file, struct socket *sock,
 			 poll_table *wait)
 {
@@ -686,7 +697,7 @@ static __poll_t san_poll(struct file *file, struct socket *sock,
 	 * grace period.
 	 */
 	rcu_read_lock();
-	if (READ_ONCE(ssk->conn) && ssk->prov->rx_queued(ssk))
+	if (READ_ONCE(ssk->conn) && san_rx_ready(ssk))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (!(shutdown & SEND_SHUTDOWN)) {
 		if (state != TCP_ESTABLISHED)
@@ -973,9 +984,11 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		/* The next bytes may wait in the peer's memory. */
 		if (n == -EAGAIN && ssk->conn && ssk->prov->zc_recv &&
 		    !ssk->rx_zc_busy && !(copied && (flags & MSG_PEEK))) {
+			/* A caller that will not wait gets no device wait. */
 			ssk->rx_zc_busy = true;
-			n = san_zc_run(ssk, msg, len - copied, flags, false,
-				       &cancel, &killed);
+			n = san_zc_run(ssk, msg, len - copied,
+				       timeo ? flags : flags | MSG_DONTWAIT,
+				       false, &cancel, &killed);
 			ssk->rx_zc_busy = false;
 			if (n != -EAGAIN)
 				san_wake_rx(ssk);
@@ -1018,7 +1031,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 			      (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
 			      READ_ONCE(sk->sk_state) == TCP_CLOSE ||
 			      (!READ_ONCE(ssk->rx_zc_busy) && ssk->conn &&
-			       ssk->prov->rx_queued(ssk)),
+			       san_rx_ready(ssk)),
 			      &wait);
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}

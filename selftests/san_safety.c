@@ -616,6 +616,162 @@ TEST_F_TIMEOUT(safety, item15_second_reader_sleeps, 120)
 }
 
 /*
+ * Item 15 (second half): a non-blocking recv() that met zero-copy bytes
+ * waited for the RDMA READ of them.  Now it starts the READ into a kernel
+ * buffer and returns EAGAIN at once; poll() reports EPOLLIN only once the
+ * READ is through (it is held for 3 s here), and the next recv() gets the
+ * bytes.  The prefetched bytes obey the copy path's rules: MSG_PEEK leaves
+ * them, a bad buffer loses none of them.  Counts calls, not time.
+ */
+TEST_F_TIMEOUT(safety, item15_nonblocking_recv_does_not_wait_for_read, 180)
+{
+	int lsn = listener(self->family, &self->self, 4);
+	unsigned char *out = malloc(MIB), *in = malloc(MIB);
+	unsigned char peek[100];
+	long bounced0 = san_stat("zc_bounced");
+	size_t got = 0;
+	int a, b, status, eagain = 0, peeked = 0, faulted = 0;
+	struct pollfd pfd;
+	pid_t pid;
+	ssize_t n;
+
+	ASSERT_GE(lsn, 0);
+	ASSERT_TRUE(out && in);
+	if (set_hold(3000))
+		SKIP(return, "zc_hold_ms is not writable");
+	a = connect_to(self->family, &self->self, port_of(lsn));
+	ASSERT_GE(a, 0);
+	b = accept(lsn, NULL, NULL);
+	ASSERT_GE(b, 0);
+	fill(out, MIB, 151);
+	pid = fork();
+	if (!pid)
+		_exit(send(a, out, MIB, 0) == MIB ? 0 : 1);
+	san_wait_data(b);
+
+	/* The READ is held: the call must not wait for it. */
+	n = recv(b, in, MIB, MSG_DONTWAIT);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EAGAIN, errno);
+	pfd.fd = b;
+	pfd.events = POLLIN;
+	EXPECT_EQ(0, poll(&pfd, 1, 0)) TH_LOG("EPOLLIN before the READ ended");
+	/* Another non-blocking call starts nothing more and does not wait. */
+	n = recv(b, in, MIB, MSG_DONTWAIT);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(1, poll(&pfd, 1, 30000));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	set_hold(0);
+
+	while (got < MIB) {
+		if (!faulted) {
+			/* A bad buffer: EFAULT, and nothing is consumed. */
+			faulted = 1;
+			n = recv(b, NULL, MIB, MSG_DONTWAIT);
+			EXPECT_EQ(-1, n);
+			EXPECT_EQ(EFAULT, errno);
+		}
+		if (!peeked) {
+			n = recv(b, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT);
+			if (n == sizeof(peek)) {
+				peeked = 1;
+				EXPECT_EQ(0, memcmp(peek, out + got, sizeof(peek)));
+			}
+		}
+		n = recv(b, in + got, MIB - got, MSG_DONTWAIT);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		ASSERT_EQ(-1, n);
+		ASSERT_EQ(EAGAIN, errno);
+		eagain++;
+		ASSERT_EQ(1, poll(&pfd, 1, 30000)) TH_LOG("at %zu", got);
+	}
+	EXPECT_EQ(MIB, got);
+	EXPECT_EQ(0, memcmp(in, out, MIB));
+	EXPECT_EQ(1, peeked);
+	TH_LOG("%d EAGAIN on the way", eagain);
+	/* The bytes came through kernel buffers, not a wait for the READ. */
+	EXPECT_LT(bounced0, san_stat("zc_bounced"));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	EXPECT_EQ(0, san_stat("pinned"));
+	close(b);
+	close(a);
+	close(lsn);
+	free(out);
+	free(in);
+}
+
+/*
+ * The prefetch of a non-blocking recv() outlives the call: a blocking
+ * recv() waits for it and gets its bytes; close() while its READ is in
+ * flight frees it (the fixture checks that nothing is left), and the
+ * exposing peer sees the reset.
+ */
+TEST_F_TIMEOUT(safety, item15_prefetch_then_blocking_recv_and_close, 180)
+{
+	int lsn = listener(self->family, &self->self, 4);
+	unsigned char *out = malloc(MIB), *in = malloc(MIB);
+	int a, b, status, round;
+	pid_t pid;
+	ssize_t n;
+
+	ASSERT_GE(lsn, 0);
+	ASSERT_TRUE(out && in);
+	if (set_hold(1000))
+		SKIP(return, "zc_hold_ms is not writable");
+	fill(out, MIB, 152);
+	for (round = 0; round < 2; round++) {
+		a = connect_to(self->family, &self->self, port_of(lsn));
+		ASSERT_GE(a, 0);
+		b = accept(lsn, NULL, NULL);
+		ASSERT_GE(b, 0);
+		pid = fork();
+		if (!pid) {
+			/* Our close(b) must be the last one. */
+			close(b);
+			_exit(send(a, out, MIB, MSG_NOSIGNAL) == MIB ? 0 : 1);
+		}
+		san_wait_data(b);
+		ASSERT_EQ(-1, recv(b, in, MIB, MSG_DONTWAIT));
+		ASSERT_EQ(EAGAIN, errno);
+		if (round == 0) {
+			/* Blocking: the prefetch's bytes, then the rest. */
+			set_timeouts(b, 60000);
+			n = recv(b, in, MIB, 0);
+			EXPECT_GT(n, 0);
+			EXPECT_GE(65536, n);
+			EXPECT_EQ(0, memcmp(in, out, n > 0 ? n : 0));
+			set_hold(0);
+			if (n > 0 && n <= 65536) {
+				EXPECT_EQ(MIB - n, recv(b, in + n, MIB - n,
+							MSG_WAITALL));
+				EXPECT_EQ(0, memcmp(in, out, MIB));
+			}
+		} else {
+			/* close() with the READ held. */
+			set_hold(3000);
+			close(b);
+			b = -1;
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status));
+		EXPECT_EQ(round, WEXITSTATUS(status));
+		if (b >= 0)
+			close(b);
+		close(a);
+	}
+	set_hold(0);
+	EXPECT_EQ(0, san_stat("pinned"));
+	close(lsn);
+	free(out);
+	free(in);
+}
+
+/*
  * Item 16 (and a race of item 8): connections completing while their
  * listener is closed from another thread.  Before the fix the listener
  * could be woken after accept() had dropped the last reference to it

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <linux/san.h>
@@ -46,15 +47,16 @@ static inline long san_scaled(long n)
 }
 
 /*
- * Wait until @fd has a byte to read, without taking it (for zero-copy
- * data: its SRC_AVAIL is then at the head of the stream).
+ * Wait until @fd has a byte to read, without reading (for zero-copy data:
+ * its SRC_AVAIL is then at the head of the stream, and no READ of it has
+ * started: a non-blocking recv() would start one).
  */
 static inline void san_wait_data(int fd)
 {
-	char c;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 
-	while (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
-		usleep(1000);
+	while (poll(&p, 1, 1000) == 0)
+		;
 }
 
 /*
