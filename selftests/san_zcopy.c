@@ -501,9 +501,14 @@ TEST_F(zc, sigkill_during_recv)
 	ASSERT_EQ(rpid, waitpid(rpid, &st, 0));
 	set_hold(0);
 	EXPECT_TRUE(WIFSIGNALED(st));
-	EXPECT_EQ(0, san_stat("pinned"));
+	/*
+	 * At most the sender's pages (1 MiB, unaligned: 257) are left: it
+	 * unpins when the reset reaches it, which may be later.
+	 */
+	EXPECT_GE(257, san_stat("pinned"));
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	EXPECT_EQ(0, san_stat("pinned"));
 }
 
 TEST_HARNESS_MAIN
