@@ -7,7 +7,8 @@
 # tables for, and has none for 22, so af_san is reloaded with family=43
 # (AF_SMC's slot, free while smc.ko is not loaded) and trinity runs with
 # "-P SMC": every socket it makes is an AF_SAN socket.  It runs as nobody
-# in a scratch directory of /tmp, with a fixed seed, for a bounded time,
+# in a scratch directory of /tmp (its own 128 MB tmpfs), with a fixed
+# seed, for a bounded time,
 # on the socket system calls (SAN_TRINITY_ALL=1: every system call but the
 # few that would end the guest).  Then af_san is reloaded as it was.
 #
@@ -75,6 +76,11 @@ taint() { echo $(($(cat /proc/sys/kernel/tainted) & 0x42a0)); }
 taint0=$(taint)
 
 work=$(mktemp -d /tmp/san_trinity.XXXXXX)
+# Its own small tmpfs: what trinity writes into files (write, splice,
+# sendfile into its victims) must not fill the guest's memory (a 16-minute
+# run once ended in the OOM killer with 1.5 GB of /tmp).
+mounted=
+mount -t tmpfs -o size=128m,mode=1777 san_trinity "$work" && mounted=1
 mkdir "$work/victims"
 echo victim >"$work/victims/file"
 chmod -R a+rwX "$work"
@@ -186,5 +192,7 @@ if [ $ok = 1 ]; then
 else
 	fail trinity_af_san_reloaded "family now $(cat $sysfs 2>/dev/null || echo none), was $old_family"
 fi
+rm -rf "$work"/* 2>/dev/null
+[ -n "$mounted" ] && umount "$work"
 rm -rf "$work"
 finish
