@@ -829,8 +829,9 @@ bool san_rdma_rx_ready(struct san_sock *ssk)
 {
 	struct san_rconn *conn = READ_ONCE(ssk->conn);
 
+	/* A reader's READ in flight holds the head: its end wakes readers. */
 	return conn && READ_ONCE(conn->rx_bytes) &&
-	       !READ_ONCE(conn->zc_pf_wait);
+	       !READ_ONCE(conn->zc_pf_wait) && !READ_ONCE(conn->zc_rx);
 }
 
 u32 san_rdma_tx_queued(struct san_sock *ssk)

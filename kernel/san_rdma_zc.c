@@ -529,9 +529,10 @@ static void san_rdma_zc_pf_free(struct san_zc_op *op)
 
 /*
  * Start reading up to SAN_ZC_BOUNCE_MAX bytes at the head of @rb into a
- * kernel buffer for a caller that will not wait.  Always -EAGAIN: the
- * bytes come through the copy path once the READ completed, and a
- * failure to start leaves the next call to try again.
+ * kernel buffer for a caller that will not wait.  -EAGAIN: the bytes come
+ * through the copy path once the READ completed (or the connection is
+ * ending); -ENOMEM: nothing started (the caller would otherwise poll,
+ * see EPOLLIN and get EAGAIN in a loop).
  */
 static int san_rdma_zc_prefetch(struct san_rconn *conn, struct san_rbuf *rb,
 				size_t len, u64 remote, u32 rkey)
@@ -543,27 +544,35 @@ static int san_rdma_zc_prefetch(struct san_rconn *conn, struct san_rbuf *rb,
 
 	op = kzalloc(sizeof(*op), GFP_KERNEL);
 	if (!op)
-		return -EAGAIN;
+		return -ENOMEM;
 	op->conn = conn;
 	op->rb = rb;
 	op->dir = DMA_FROM_DEVICE;
 	op->cqe.done = san_rdma_zc_read_done;
 	INIT_DELAYED_WORK(&op->hold, san_rdma_zc_hold_work);
 	len = min_t(size_t, len, SAN_ZC_BOUNCE_MAX);
-	op->bounce = kmalloc(len, GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY);
+	/* It may wait for the user as long as it likes: charge the user. */
+	op->bounce = kmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
+				  __GFP_NORETRY);
 	if (!op->bounce) {
 		len = min_t(size_t, len, PAGE_SIZE);
-		op->bounce = kmalloc(len, GFP_KERNEL);
+		op->bounce = kmalloc(len, GFP_KERNEL_ACCOUNT);
 	}
 	op->len = len;
+	err = -ENOMEM;
 	if (!op->bounce || sg_alloc_table(&op->sgt, 1, GFP_KERNEL))
 		goto out;
 	sg_set_buf(op->sgt.sgl, op->bounce, len);
-	if (san_zc_get_dev(op) || san_zc_map(op) ||
-	    san_rdma_zc_build_reads(op, remote, rkey, &wrs, &sges))
+	err = -EAGAIN;
+	if (san_zc_get_dev(op))
+		goto out;
+	err = san_zc_map(op) ?:
+	      san_rdma_zc_build_reads(op, remote, rkey, &wrs, &sges);
+	if (err)
 		goto out;
 
 	spin_lock_bh(&conn->lock);
+	err = -EAGAIN;
 	if (conn->zc_rx || conn->zc_pf || conn->broken || !conn->qp ||
 	    list_first_entry_or_null(&conn->rx_filled, struct san_rbuf,
 				     node) != rb) {
@@ -589,7 +598,7 @@ out:
 	kfree(wrs);
 	kfree(sges);
 	san_zc_release(op, false);
-	return -EAGAIN;
+	return err;
 }
 
 /**
@@ -672,7 +681,7 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	bool direct = false;
 	u64 remote;
 	size_t seg;
-	u32 rkey;
+	u32 rkey, rb_left;
 	int err;
 
 	/* A connection that ended: the peer's memory is out of reach. */
@@ -686,13 +695,15 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		return -EAGAIN;
 	}
 	sa = rb->data + sizeof(struct san_msg_hdr);
-	len = min_t(size_t, len, rb->len - rb->off);
+	rb_left = rb->len - rb->off;
+	len = min_t(size_t, len, rb_left);
 	remote = be64_to_cpu(sa->addr) + rb->off;
 	rkey = be32_to_cpu(sa->rkey);
 	spin_unlock_bh(&conn->lock);
 
+	/* Whatever the caller wants: a short peek must not cap it. */
 	if (flags & MSG_DONTWAIT)
-		return san_rdma_zc_prefetch(conn, rb, len, remote, rkey);
+		return san_rdma_zc_prefetch(conn, rb, rb_left, remote, rkey);
 
 	op = kzalloc(sizeof(*op), GFP_KERNEL);
 	if (!op)
@@ -737,7 +748,7 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 
 	spin_lock_bh(&conn->lock);
 	err = -EAGAIN;
-	if (conn->zc_rx || conn->broken || !conn->qp)
+	if (conn->zc_rx || conn->zc_pf || conn->broken || !conn->qp)
 		goto fail_locked;
 	zc->len = len;
 	zc->err = 0;

@@ -669,6 +669,23 @@ static bool san_rx_ready(struct san_sock *ssk)
 	return ssk->prov->rx_queued(ssk);
 }
 
+/*
+ * The reader is at the end of the stream: the peer's FIN (or our
+ * SHUT_RD) came and nothing is left to read, or the connection is over.
+ * Bytes still in the peer's memory (zero-copy, their READ perhaps in
+ * flight) come before the end, as TCP's queued bytes do.  Socket lock or
+ * rcu_read_lock() held (@ssk->conn).
+ */
+static bool san_rx_eof(struct san_sock *ssk)
+{
+	struct sock *sk = &ssk->sk;
+
+	if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN))
+		return false;
+	return READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
+	       !READ_ONCE(ssk->conn) || !ssk->prov->rx_queued(ssk);
+}
+
 static __poll_t san_poll(struct file *file, struct socket *sock,
 			 poll_table *wait)
 {
@@ -688,16 +705,19 @@ static __poll_t san_poll(struct file *file, struct socket *sock,
 	if (shutdown == SHUTDOWN_MASK || state == TCP_CLOSE)
 		mask |= EPOLLHUP;
 	if (shutdown & RCV_SHUTDOWN)
-		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
-	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV)
+		mask |= EPOLLRDHUP;
+	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV) {
+		if (shutdown & RCV_SHUTDOWN)
+			mask |= EPOLLIN | EPOLLRDNORM;
 		return mask;
+	}
 	/*
 	 * Without the socket lock, another thread's cancellation may hand
 	 * the connection back meanwhile: providers free it after an RCU
 	 * grace period.
 	 */
 	rcu_read_lock();
-	if (READ_ONCE(ssk->conn) && san_rx_ready(ssk))
+	if (san_rx_eof(ssk) || (READ_ONCE(ssk->conn) && san_rx_ready(ssk)))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (!(shutdown & SEND_SHUTDOWN)) {
 		if (state != TCP_ESTABLISHED)
@@ -1015,7 +1035,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 				err = sock_error(sk);
 			break;
 		}
-		if (sk->sk_shutdown & RCV_SHUTDOWN)
+		if (san_rx_eof(ssk))
 			break;
 		if (sk->sk_state == TCP_CLOSE) {
 			if (sock->state != SS_CONNECTED)
@@ -1028,7 +1048,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		add_wait_queue(sk_sleep(sk), &wait);
 		sk_wait_event(sk, &timeo,
 			      READ_ONCE(sk->sk_err) ||
-			      (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+			      san_rx_eof(ssk) ||
 			      READ_ONCE(sk->sk_state) == TCP_CLOSE ||
 			      (!READ_ONCE(ssk->rx_zc_busy) && ssk->conn &&
 			       san_rx_ready(ssk)),

@@ -706,6 +706,83 @@ TEST_F_TIMEOUT(safety, item15_nonblocking_recv_does_not_wait_for_read, 180)
 }
 
 /*
+ * The prefetch is as large as the zero-copy bytes allow (up to 64 KiB),
+ * whatever the call that started it asked for: a 4-byte peek must not
+ * leave a 100-byte peek stuck at 4 bytes for good.  And the end of the
+ * stream comes after the bytes still in the peer's memory: shutdown
+ * (SHUT_RD) with zero-copy bytes unread (or the peer's FIN behind its
+ * exposure) must not make a non-blocking recv() return 0 while one is in
+ * flight (it did, and the reader closed and lost the stream).
+ */
+TEST_F_TIMEOUT(safety, item15_prefetch_short_peek_and_end_of_stream, 180)
+{
+	int lsn = listener(self->family, &self->self, 4);
+	unsigned char *out = malloc(MIB), *in = malloc(MIB);
+	unsigned char peek[100];
+	struct pollfd pfd;
+	size_t got = 0;
+	int a, b, status, eof_early = 0;
+	pid_t pid;
+	ssize_t n;
+
+	ASSERT_GE(lsn, 0);
+	ASSERT_TRUE(out && in);
+	a = connect_to(self->family, &self->self, port_of(lsn));
+	ASSERT_GE(a, 0);
+	b = accept(lsn, NULL, NULL);
+	ASSERT_GE(b, 0);
+	fill(out, MIB, 153);
+	pid = fork();
+	if (!pid) {
+		close(b);
+		_exit(send(a, out, MIB, MSG_NOSIGNAL) == MIB ? 0 : 1);
+	}
+	san_wait_data(b);
+	pfd.fd = b;
+	pfd.events = POLLIN;
+
+	ASSERT_EQ(-1, recv(b, peek, 4, MSG_PEEK | MSG_DONTWAIT));
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_EQ(1, poll(&pfd, 1, 30000));
+	EXPECT_EQ(sizeof(peek), recv(b, peek, sizeof(peek),
+				     MSG_PEEK | MSG_DONTWAIT));
+	EXPECT_EQ(0, memcmp(peek, out, sizeof(peek)));
+
+	ASSERT_EQ(0, shutdown(b, SHUT_RD));
+	while (got < MIB) {
+		n = recv(b, in + got, MIB - got, MSG_DONTWAIT);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n == 0) {
+			eof_early = 1;
+			break;
+		}
+		ASSERT_EQ(EAGAIN, errno);
+		ASSERT_EQ(1, poll(&pfd, 1, 30000)) TH_LOG("at %zu", got);
+	}
+	EXPECT_EQ(0, eof_early) TH_LOG("end of stream after %zu bytes", got);
+	EXPECT_EQ(MIB, got);
+	EXPECT_EQ(0, memcmp(in, out, got));
+	/* Then the end, as TCP after SHUT_RD. */
+	EXPECT_EQ(0, recv(b, in, 1, MSG_DONTWAIT));
+	if (got < MIB) {
+		/* The sender waits for the rest: the reset ends it. */
+		close(b);
+		b = -1;
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	if (b >= 0)
+		close(b);
+	close(a);
+	close(lsn);
+	free(out);
+	free(in);
+}
+
+/*
  * The prefetch of a non-blocking recv() outlives the call: a blocking
  * recv() waits for it and gets its bytes; close() while its READ is in
  * flight frees it (the fixture checks that nothing is left), and the
