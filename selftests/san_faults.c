@@ -6,7 +6,8 @@
  *    of this task inside socket(), connect(), accept(), send() and recv(),
  *    N = 1, 2, ... until the call no longer reaches an N-th allocation;
  *  - link_flap_short: eth0 down for 2 s then up under a live stream;
- *  - link_down_long: eth0 down until blocked calls give up;
+ *  - link_down_long: eth0 down until blocked calls give up (both
+ *    recreate rxe0 after "up": rxe 6.1's QP1 stays deaf otherwise);
  *  - device_removal: "rdma link delete rxe0" under live connections, then
  *    the device is added back.  It removes the device every other test
  *    needs: it is the last test of the last program, and restores rxe0
@@ -257,6 +258,35 @@ static int restore_net(FIXTURE_DATA(faults) *self)
 	if (stat("/sys/class/infiniband/rxe0", &st))
 		sh("timeout 30 rdma link add rxe0 type rxe netdev eth0");
 	return rxe_active(20);
+}
+
+/*
+ * rdma_rxe 6.1 on one guest: after eth0 went down and up, its QP1 drops
+ * every CM message (rcvd_pkts stays flat, a new connect times out), and
+ * only a new rxe0 cures it (see docs/design.md, "Threats and faults").
+ * The link tests recreate it after "up", before they try a new connection.
+ * That deletion itself can hang (ib_cm waits for a DREQ that never
+ * completes): the link tests stay opt-in.
+ */
+static int renew_rxe(FIXTURE_DATA(faults) *self)
+{
+	int i, fd, ok = 0;
+
+	sh("timeout 30 rdma link delete rxe0");
+	sh("timeout 30 rdma link add rxe0 type rxe netdev eth0");
+	if (!rxe_active(20))
+		return 0;
+	/* Its GIDs (our address) come after ACTIVE: wait until bind works. */
+	for (i = 0; i < 200 && !ok; i++) {
+		fd = socket(self->family, SOCK_STREAM, 0);
+		ok = fd >= 0 && !bind(fd, (struct sockaddr *)&self->self,
+				      sizeof(self->self));
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			usleep(100000);
+	}
+	return ok;
 }
 
 FIXTURE_SETUP(faults)
@@ -791,7 +821,7 @@ TEST_F_TIMEOUT(faults, link_flap_short, 120)
 	unsigned long long before;
 
 	if (!getenv("SAN_FAULTS_LINK"))
-		SKIP(return, "one-guest eth0 flap is opt-in (SAN_FAULTS_LINK=1): after it, a new connection on the same guest times out (open); the two-guest pair tests cover link faults");
+		SKIP(return, "one-guest eth0 flap is opt-in (SAN_FAULTS_LINK=1): rdma_rxe 6.1 breaks after it (QP1 stays deaf, and recreating rxe0 can hang in ib_cm); the two-guest pair tests cover link faults");
 	l = listener(_metadata, self, &port);
 	ASSERT_GE(l, 0);
 	ASSERT_EQ(0, make_pair(_metadata, self, l, port, &cli, &srv));
@@ -842,16 +872,17 @@ TEST_F_TIMEOUT(faults, link_flap_short, 120)
 				TH_LOG("receiver: %s", strerror(rx->err));
 		EXPECT_LE(rx->moved, tx->moved);
 	}
+	EXPECT_TRUE(renew_rxe(self)) TH_LOG("rxe0 not usable once recreated");
 	EXPECT_TRUE(fresh_transfer(_metadata, self))
 		TH_LOG("a new connection after the flap does not work");
 }
 
 /*
  * Guards: a long outage of eth0 is noticed in bounded time by every kind
- * of connection: a reader blocked in recv and an idle connection (both
- * with SO_KEEPALIVE, SAN_KEEPIDLE 1 s), a writer blocked in send because
- * the peer does not read, and a live stream (pending traffic: RC retry
- * exhaustion).  Each blocked call fails with an errno (ETIMEDOUT
+ * of connection, all with SO_KEEPALIVE (SAN_KEEPIDLE 1 s): a reader
+ * blocked in recv, an idle connection, a writer blocked in send because
+ * the peer does not read, and a live stream (its sender through the
+ * failed sends, its reader through keepalive).  Each blocked call fails with an errno (ETIMEDOUT
  * expected) within 45 s, later calls fail too, close works, counters go
  * back to zero, and after "up" a new connection works.
  */
@@ -864,7 +895,7 @@ TEST_F_TIMEOUT(faults, link_down_long, 150)
 	char c;
 
 	if (!getenv("SAN_FAULTS_LINK"))
-		SKIP(return, "one-guest eth0 outage is opt-in (SAN_FAULTS_LINK=1): after it, a new connection on the same guest times out (open); the two-guest pair tests cover link faults");
+		SKIP(return, "one-guest eth0 outage is opt-in (SAN_FAULTS_LINK=1): rdma_rxe 6.1 breaks after it (QP1 stays deaf, and recreating rxe0 can hang in ib_cm); the two-guest pair tests cover link faults");
 	l = listener(_metadata, self, &port);
 	ASSERT_GE(l, 0);
 	ASSERT_EQ(0, make_pair(_metadata, self, l, port, &rc1, &rs1));
@@ -875,6 +906,16 @@ TEST_F_TIMEOUT(faults, link_down_long, 150)
 	keepalive(rs1, 1);
 	keepalive(ic1, 1);
 	keepalive(is1, 1);
+	/*
+	 * As on TCP, an end with nothing of its own to send (the writer's
+	 * peer that does not read, the stream's reader) learns that the
+	 * path died only through keepalive; so does a writer waiting for
+	 * credits (a TCP writer facing a zero window would take minutes).
+	 */
+	keepalive(wc1, 1);
+	keepalive(ws1, 1);
+	keepalive(sc1, 1);
+	keepalive(ss1, 1);
 	rd = start_waiter(self, "blocked reader", rc1, W_RECV);
 	wr = start_waiter(self, "blocked writer", wc1, W_SEND);
 	ASSERT_NE(NULL, start_waiter(self, "stream tx", sc1, W_STREAM));
@@ -930,6 +971,7 @@ TEST_F_TIMEOUT(faults, link_down_long, 150)
 	errno = 0;
 	EXPECT_EQ(-1, send(ws1, "z", 1, MSG_NOSIGNAL | MSG_DONTWAIT));
 	EXPECT_NE(EAGAIN, errno);
+	EXPECT_TRUE(renew_rxe(self)) TH_LOG("rxe0 not usable once recreated");
 	EXPECT_TRUE(fresh_transfer(_metadata, self))
 		TH_LOG("a new connection after the outage does not work");
 }
