@@ -519,6 +519,41 @@ static int san_rdma_zc_build_reads(struct san_zc_op *op, u64 remote,
 	return 0;
 }
 
+/* A receiving transfer of @conn from @rb, before its buffer is chosen. */
+static struct san_zc_op *san_zc_read_op(struct san_rconn *conn,
+					struct san_rbuf *rb)
+{
+	struct san_zc_op *op = kzalloc(sizeof(*op), GFP_KERNEL);
+
+	if (!op)
+		return NULL;
+	op->conn = conn;
+	op->rb = rb;
+	op->dir = DMA_FROM_DEVICE;
+	op->cqe.done = san_rdma_zc_read_done;
+	INIT_DELAYED_WORK(&op->hold, san_rdma_zc_hold_work);
+	return op;
+}
+
+/*
+ * Read through a kernel buffer of up to SAN_ZC_BOUNCE_MAX of *@len bytes
+ * (*@len says how many it holds).  Memory is short: a page at a time
+ * rather than fail.
+ */
+static int san_zc_bounce(struct san_zc_op *op, size_t *len, gfp_t gfp)
+{
+	*len = min_t(size_t, *len, SAN_ZC_BOUNCE_MAX);
+	op->bounce = kmalloc(*len, gfp | __GFP_NOWARN | __GFP_NORETRY);
+	if (!op->bounce) {
+		*len = min_t(size_t, *len, PAGE_SIZE);
+		op->bounce = kmalloc(*len, gfp);
+	}
+	if (!op->bounce || sg_alloc_table(&op->sgt, 1, GFP_KERNEL))
+		return -ENOMEM;
+	sg_set_buf(op->sgt.sgl, op->bounce, *len);
+	return 0;
+}
+
 /* Free a prefetch no one else can reach any more.  Process context. */
 static void san_rdma_zc_pf_free(struct san_zc_op *op)
 {
@@ -542,27 +577,14 @@ static int san_rdma_zc_prefetch(struct san_rconn *conn, struct san_rbuf *rb,
 	struct san_zc_op *op;
 	int err;
 
-	op = kzalloc(sizeof(*op), GFP_KERNEL);
+	op = san_zc_read_op(conn, rb);
 	if (!op)
 		return -ENOMEM;
-	op->conn = conn;
-	op->rb = rb;
-	op->dir = DMA_FROM_DEVICE;
-	op->cqe.done = san_rdma_zc_read_done;
-	INIT_DELAYED_WORK(&op->hold, san_rdma_zc_hold_work);
-	len = min_t(size_t, len, SAN_ZC_BOUNCE_MAX);
 	/* It may wait for the user as long as it likes: charge the user. */
-	op->bounce = kmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN |
-				  __GFP_NORETRY);
-	if (!op->bounce) {
-		len = min_t(size_t, len, PAGE_SIZE);
-		op->bounce = kmalloc(len, GFP_KERNEL_ACCOUNT);
-	}
+	err = san_zc_bounce(op, &len, GFP_KERNEL_ACCOUNT);
 	op->len = len;
-	err = -ENOMEM;
-	if (!op->bounce || sg_alloc_table(&op->sgt, 1, GFP_KERNEL))
+	if (err)
 		goto out;
-	sg_set_buf(op->sgt.sgl, op->bounce, len);
 	err = -EAGAIN;
 	if (san_zc_get_dev(op))
 		goto out;
@@ -705,17 +727,12 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	if (flags & MSG_DONTWAIT)
 		return san_rdma_zc_prefetch(conn, rb, rb_left, remote, rkey);
 
-	op = kzalloc(sizeof(*op), GFP_KERNEL);
+	op = san_zc_read_op(conn, rb);
 	if (!op)
 		return -ENOMEM;
-	op->conn = conn;
 	op->zc = zc;
-	op->rb = rb;
 	op->msg = msg;
 	op->peek = flags & MSG_PEEK;
-	op->dir = DMA_FROM_DEVICE;
-	op->cqe.done = san_rdma_zc_read_done;
-	INIT_DELAYED_WORK(&op->hold, san_rdma_zc_hold_work);
 
 	if (len >= san_zcopy_threshold(ssk) &&
 	    san_zc_user_seg(msg, &addr, &seg) && seg) {
@@ -723,18 +740,9 @@ int san_rdma_zc_recv(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		direct = !san_zc_pin(op, addr, len, true);
 	}
 	if (!direct) {
-		len = min_t(size_t, len, SAN_ZC_BOUNCE_MAX);
-		/* Memory is short: read a page at a time rather than fail. */
-		op->bounce = kmalloc(len, GFP_KERNEL | __GFP_NOWARN |
-					  __GFP_NORETRY);
-		if (!op->bounce) {
-			len = min_t(size_t, len, PAGE_SIZE);
-			op->bounce = kmalloc(len, GFP_KERNEL);
-		}
-		err = -ENOMEM;
-		if (!op->bounce || sg_alloc_table(&op->sgt, 1, GFP_KERNEL))
+		err = san_zc_bounce(op, &len, GFP_KERNEL);
+		if (err)
 			goto fail;
-		sg_set_buf(op->sgt.sgl, op->bounce, len);
 	}
 	err = san_zc_get_dev(op);
 	if (err)

@@ -616,6 +616,29 @@ TEST_F_TIMEOUT(safety, item15_second_reader_sleeps, 120)
 }
 
 /*
+ * A connection to @lsn: *@a the client, *@b the accepted end, and a child
+ * process that sends @out (1 MiB: zero-copy) on *@a and exits 0 once all
+ * of it went.  Returns the child's pid, or -1.
+ */
+static pid_t zc_sender_pair(int family, const struct sockaddr_in *self,
+			    int lsn, const unsigned char *out, int *a, int *b)
+{
+	pid_t pid;
+
+	*a = connect_to(family, self, port_of(lsn));
+	*b = *a >= 0 ? accept(lsn, NULL, NULL) : -1;
+	if (*b < 0)
+		return -1;
+	pid = fork();
+	if (!pid) {
+		/* The parent's close(*b) must be the last one. */
+		close(*b);
+		_exit(send(*a, out, MIB, MSG_NOSIGNAL) == MIB ? 0 : 1);
+	}
+	return pid;
+}
+
+/*
  * Item 15 (second half): a non-blocking recv() that met zero-copy bytes
  * waited for the RDMA READ of them.  Now it starts the READ into a kernel
  * buffer and returns EAGAIN at once; poll() reports EPOLLIN only once the
@@ -639,14 +662,9 @@ TEST_F_TIMEOUT(safety, item15_nonblocking_recv_does_not_wait_for_read, 180)
 	ASSERT_TRUE(out && in);
 	if (set_hold(3000))
 		SKIP(return, "zc_hold_ms is not writable");
-	a = connect_to(self->family, &self->self, port_of(lsn));
-	ASSERT_GE(a, 0);
-	b = accept(lsn, NULL, NULL);
-	ASSERT_GE(b, 0);
 	fill(out, MIB, 151);
-	pid = fork();
-	if (!pid)
-		_exit(send(a, out, MIB, 0) == MIB ? 0 : 1);
+	pid = zc_sender_pair(self->family, &self->self, lsn, out, &a, &b);
+	ASSERT_GE(pid, 0);
 	san_wait_data(b);
 
 	/* The READ is held: the call must not wait for it. */
@@ -727,16 +745,9 @@ TEST_F_TIMEOUT(safety, item15_prefetch_short_peek_and_end_of_stream, 180)
 
 	ASSERT_GE(lsn, 0);
 	ASSERT_TRUE(out && in);
-	a = connect_to(self->family, &self->self, port_of(lsn));
-	ASSERT_GE(a, 0);
-	b = accept(lsn, NULL, NULL);
-	ASSERT_GE(b, 0);
 	fill(out, MIB, 153);
-	pid = fork();
-	if (!pid) {
-		close(b);
-		_exit(send(a, out, MIB, MSG_NOSIGNAL) == MIB ? 0 : 1);
-	}
+	pid = zc_sender_pair(self->family, &self->self, lsn, out, &a, &b);
+	ASSERT_GE(pid, 0);
 	san_wait_data(b);
 	pfd.fd = b;
 	pfd.events = POLLIN;
@@ -802,16 +813,9 @@ TEST_F_TIMEOUT(safety, item15_prefetch_then_blocking_recv_and_close, 180)
 		SKIP(return, "zc_hold_ms is not writable");
 	fill(out, MIB, 152);
 	for (round = 0; round < 2; round++) {
-		a = connect_to(self->family, &self->self, port_of(lsn));
-		ASSERT_GE(a, 0);
-		b = accept(lsn, NULL, NULL);
-		ASSERT_GE(b, 0);
-		pid = fork();
-		if (!pid) {
-			/* Our close(b) must be the last one. */
-			close(b);
-			_exit(send(a, out, MIB, MSG_NOSIGNAL) == MIB ? 0 : 1);
-		}
+		pid = zc_sender_pair(self->family, &self->self, lsn, out,
+				     &a, &b);
+		ASSERT_GE(pid, 0);
 		san_wait_data(b);
 		ASSERT_EQ(-1, recv(b, in, MIB, MSG_DONTWAIT));
 		ASSERT_EQ(EAGAIN, errno);
