@@ -216,6 +216,20 @@ static void san_rdma_teardown_work(struct work_struct *work)
 	san_rdma_teardown(container_of(work, struct san_rconn, teardown_work));
 }
 
+/*
+ * Claim the teardown of @conn: true for the one caller that is to run or
+ * queue it, which alone may touch @conn after dropping the lock once
+ * owner_gone is set.  conn->lock held.
+ */
+static bool san_rdma_claim_teardown(struct san_rconn *conn)
+{
+	lockdep_assert_held(&conn->lock);
+	if (conn->teardown_queued)
+		return false;
+	conn->teardown_queued = true;
+	return true;
+}
+
 /**
  * san_rdma_queue_teardown - free a connection its owner let go of
  * @conn: the connection
@@ -227,8 +241,7 @@ void san_rdma_queue_teardown(struct san_rconn *conn)
 	bool queue;
 
 	spin_lock_bh(&conn->lock);
-	queue = !conn->teardown_queued;
-	conn->teardown_queued = true;
+	queue = san_rdma_claim_teardown(conn);
 	spin_unlock_bh(&conn->lock);
 	if (queue)
 		queue_work(san_rdma_wq, &conn->teardown_work);
@@ -865,8 +878,7 @@ static void san_rdma_reset(struct san_sock *ssk)
 	 * address would then be released after we return.
 	 */
 	spin_lock_bh(&conn->lock);
-	run = !conn->teardown_queued;
-	conn->teardown_queued = true;
+	run = san_rdma_claim_teardown(conn);
 	WRITE_ONCE(conn->owner_gone, true);
 	spin_unlock_bh(&conn->lock);
 	if (run)
@@ -898,8 +910,7 @@ static void san_rdma_close(struct san_sock *ssk, bool abort)
 	spin_lock_bh(&conn->lock);
 	WRITE_ONCE(conn->owner_gone, true);
 	if (abort || !conn->qp) {
-		now = !conn->teardown_queued;
-		conn->teardown_queued = true;
+		now = san_rdma_claim_teardown(conn);
 		spin_unlock_bh(&conn->lock);
 		if (now)
 			queue_work(san_rdma_wq, &conn->teardown_work);
@@ -919,10 +930,8 @@ static void san_rdma_close(struct san_sock *ssk, bool abort)
 	if (!now)
 		queue_delayed_work(san_rdma_wq, &conn->fin_work,
 				   READ_ONCE(sock_net(&ssk->sk)->ipv4.sysctl_tcp_fin_timeout));
-	else if (conn->teardown_queued)
-		now = false;
 	else
-		conn->teardown_queued = true;
+		now = san_rdma_claim_teardown(conn);
 	spin_unlock_bh(&conn->lock);
 	if (now)
 		queue_work(san_rdma_wq, &conn->teardown_work);
