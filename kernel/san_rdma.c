@@ -111,6 +111,20 @@ static void san_rdma_free_ib(struct san_rconn *conn, bool keep_bufs)
 	}
 }
 
+/*
+ * Ports with an AF_SAN listener, in every namespace.  rdma_cm (6.1) makes
+ * listeners on one port of a device share one ib_cm listen id
+ * (ib_cm_insert_listen), and destroying one of them while the id is still
+ * shared does not wait for a connection request that already found it
+ * (cm_destroy_id returns at once; cma_ib_id_from_event takes no
+ * reference): cma_ib_req_handler then locks the freed listener's
+ * handler_mutex.  The sequence fuzzer hit that use-after-free with an
+ * IPv4 and an IPv6 listener on one port.  So AF_SAN keeps one listener
+ * per port (EADDRINUSE for a second, as for a taken TCP port), and frees
+ * the port only once its id is destroyed.
+ */
+static DECLARE_BITMAP(san_listen_ports, 65536);
+
 /* Free a connection struct and drop its socket reference. */
 static void san_rconn_free(struct san_rconn *conn)
 {
@@ -179,6 +193,9 @@ static void san_rdma_teardown(struct san_rconn *conn)
 	/* Last: the device stays while the id exists. */
 	if (conn->id)
 		rdma_destroy_id(conn->id);
+	/* Its id is gone: another listener may take the port. */
+	if (conn->listen_port)
+		clear_bit(conn->listen_port, san_listen_ports);
 	san_rconn_free(conn);
 }
 
@@ -795,14 +812,38 @@ static int san_rdma_bind(struct san_sock *ssk)
 	return 0;
 }
 
+/* The port an id is bound to, 0 if none. */
+static u16 san_rdma_src_port(struct rdma_cm_id *id)
+{
+	struct sockaddr *sa = (struct sockaddr *)&id->route.addr.src_addr;
+
+	if (sa->sa_family == AF_INET6)
+		return be16_to_cpu(((struct sockaddr_in6 *)sa)->sin6_port);
+	if (sa->sa_family == AF_INET)
+		return be16_to_cpu(((struct sockaddr_in *)sa)->sin_port);
+	return 0;
+}
+
 static int san_rdma_listen(struct san_sock *ssk, int backlog)
 {
 	struct san_rconn *conn = ssk->conn;
+	u16 port = san_rdma_src_port(conn->id);
 	int err;
 
 	if (!san_rdma_get(conn))
 		return -ENETDOWN;
+	if (!conn->listen_port) {
+		err = -EADDRINUSE;
+		if (!port || test_and_set_bit(port, san_listen_ports))
+			goto out;
+		conn->listen_port = port;
+	}
 	err = rdma_listen(conn->id, backlog);
+	if (err) {
+		clear_bit(conn->listen_port, san_listen_ports);
+		conn->listen_port = 0;
+	}
+out:
 	san_rdma_put(conn);
 	return err;
 }

@@ -107,6 +107,8 @@ struct san_tbuf {
  * @zc_err_cqe: completion of the unsignaled work requests of zero-copy
  *	(REG_MR, all READs but the last): seen only when one fails or is
  *	flushed; a failure resets the connection
+ * @listen_port: a listener's port, held in san_listen_ports until its id
+ *	is destroyed (0: none)
  * @owner_gone: the switch let go of the connection (&san_provider.close)
  * @teardown_queued: @teardown_work is queued or ran
  * @rbuf_count: receive buffers; @tbuf_count: send buffers
@@ -160,6 +162,7 @@ struct san_rconn {
 	struct sockaddr_storage laddr;
 	struct sockaddr_storage raddr;
 	struct ib_cqe zc_err_cqe;
+	u16 listen_port;
 	bool owner_gone;
 	bool teardown_queued;
 	u32 rbuf_count;

@@ -853,6 +853,56 @@ TEST_F_TIMEOUT(safety, item15_prefetch_then_blocking_recv_and_close, 180)
 }
 
 /*
+ * Found by the sequence fuzzer (KASAN: use-after-free in
+ * cma_ib_req_handler): rdma_cm makes two listeners on one port share an
+ * ib_cm listen id and frees one of them without waiting for a connection
+ * request that found it.  AF_SAN keeps one listener per port: a second
+ * one, IPv6 on the same port as an IPv4 one, gets EADDRINUSE; once the
+ * first is closed the port is free again.
+ */
+TEST_F_TIMEOUT(safety, one_listener_per_port, 120)
+{
+	int l4 = listener(self->family, &self->self, 4), l6, c, a;
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+	char addr6[64];
+
+	ASSERT_GE(l4, 0);
+	snprintf(addr6, sizeof(addr6), "fd00::%u",
+		 ntohl(self->self.sin_addr.s_addr) & 0xff);
+	ASSERT_EQ(1, inet_pton(AF_INET6, addr6, &a6.sin6_addr));
+	a6.sin6_port = htons(port_of(l4));
+	l6 = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_GE(l6, 0);
+	if (bind(l6, (struct sockaddr *)&a6, sizeof(a6))) {
+		close(l6);
+		close(l4);
+		SKIP(return, "cannot bind %s on the RDMA device: %s", addr6,
+		     strerror(errno));
+	}
+	EXPECT_EQ(-1, listen(l6, 4));
+	EXPECT_EQ(EADDRINUSE, errno);
+	/* The first one still serves. */
+	c = connect_to(self->family, &self->self, port_of(l4));
+	EXPECT_GE(c, 0);
+	a = accept(l4, NULL, NULL);
+	EXPECT_GE(a, 0);
+	close(a);
+	close(c);
+	/* Closed, it leaves the port to the other. */
+	close(l4);
+	EXPECT_EQ(0, listen(l6, 4)) TH_LOG("listen: %s", strerror(errno));
+	c = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_GE(c, 0);
+	EXPECT_EQ(0, connect(c, (struct sockaddr *)&a6, sizeof(a6)))
+		TH_LOG("connect: %s", strerror(errno));
+	a = accept(l6, NULL, NULL);
+	EXPECT_GE(a, 0);
+	close(a);
+	close(c);
+	close(l6);
+}
+
+/*
  * Item 16 (and a race of item 8): connections completing while their
  * listener is closed from another thread.  Before the fix the listener
  * could be woken after accept() had dropped the last reference to it

@@ -78,7 +78,9 @@ taint0=$(taint)
 work=$(mktemp -d /tmp/san_trinity.XXXXXX)
 # Its own small tmpfs: what trinity writes into files (write, splice,
 # sendfile into its victims) must not fill the guest's memory (a 16-minute
-# run once ended in the OOM killer with 1.5 GB of /tmp).
+# run once ended in the OOM killer with 1.5 GB of shmem).  For the same
+# reason its memfd descriptors are off (--disable-fds=memfd): writes into
+# them are shmem too, and no size limit applies.
 mounted=
 mount -t tmpfs -o size=128m,mode=1777 san_trinity "$work" && mounted=1
 mkdir "$work/victims"
@@ -130,6 +132,7 @@ start=$(date +%s)
 	timeout -s INT -k 20 "$secs" \
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
 		trinity -q -s "$seed" -C "$kids" -P SMC -V "$work/victims" \
+		--disable-fds=memfd \
 		-T WARN,BAD_PAGE,DIE "${logopt[@]}" "${calls[@]}"
 ) >"$work/out" 2>&1
 rc=$?
