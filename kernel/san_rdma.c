@@ -121,7 +121,10 @@ static void san_rdma_free_ib(struct san_rconn *conn, bool keep_bufs)
  * handler_mutex.  The sequence fuzzer hit that use-after-free with an
  * IPv4 and an IPv6 listener on one port.  So AF_SAN keeps one listener
  * per port (EADDRINUSE for a second, as for a taken TCP port), and frees
- * the port only once its id is destroyed.
+ * the port only once its id is destroyed.  ib_cm shares across network
+ * namespaces too, so the map is global; it cannot stop a listener of
+ * another rdma_cm user (user space through ucma) from sharing: that needs
+ * rdma_cm to hold a reference on the listener it found.
  */
 static DECLARE_BITMAP(san_listen_ports, 65536);
 
@@ -195,7 +198,7 @@ static void san_rdma_teardown(struct san_rconn *conn)
 		rdma_destroy_id(conn->id);
 	/* Its id is gone: another listener may take the port. */
 	if (conn->listen_port)
-		clear_bit(conn->listen_port, san_listen_ports);
+		clear_bit_unlock(conn->listen_port, san_listen_ports);
 	san_rconn_free(conn);
 }
 
@@ -827,20 +830,24 @@ static u16 san_rdma_src_port(struct rdma_cm_id *id)
 static int san_rdma_listen(struct san_sock *ssk, int backlog)
 {
 	struct san_rconn *conn = ssk->conn;
-	u16 port = san_rdma_src_port(conn->id);
+	bool claimed = false;
+	u16 port;
 	int err;
 
+	/* The device may be gone, and the id with it (conn->id NULL). */
 	if (!san_rdma_get(conn))
 		return -ENETDOWN;
 	if (!conn->listen_port) {
+		port = san_rdma_src_port(conn->id);
 		err = -EADDRINUSE;
-		if (!port || test_and_set_bit(port, san_listen_ports))
+		if (!port || test_and_set_bit_lock(port, san_listen_ports))
 			goto out;
 		conn->listen_port = port;
+		claimed = true;
 	}
 	err = rdma_listen(conn->id, backlog);
-	if (err) {
-		clear_bit(conn->listen_port, san_listen_ports);
+	if (err && claimed) {
+		clear_bit_unlock(conn->listen_port, san_listen_ports);
 		conn->listen_port = 0;
 	}
 out:

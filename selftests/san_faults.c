@@ -996,7 +996,7 @@ TEST_F_TIMEOUT(faults, link_down_long, 150)
  */
 TEST_F_TIMEOUT(faults, device_removal, 200)
 {
-	int l, port, rc1, rs1, wc1, ws1, ic1, is1, i, rc;
+	int l, port, rc1, rs1, wc1, ws1, ic1, is1, i, rc, bound;
 	struct waiter *rd, *wr;
 	long long took, t0;
 	pid_t del;
@@ -1008,6 +1008,11 @@ TEST_F_TIMEOUT(faults, device_removal, 200)
 	ASSERT_EQ(0, make_pair(_metadata, self, l, port, &rc1, &rs1));
 	ASSERT_EQ(0, make_pair(_metadata, self, l, port, &wc1, &ws1));
 	ASSERT_EQ(0, make_pair(_metadata, self, l, port, &ic1, &is1));
+	/* Bound, not listening: its listen() comes after the removal. */
+	bound = track(self, socket(self->family, SOCK_STREAM, 0));
+	ASSERT_GE(bound, 0);
+	ASSERT_EQ(0, bind(bound, (struct sockaddr *)&self->self,
+			  sizeof(self->self)));
 	rd = start_waiter(self, "blocked reader", rc1, W_RECV);
 	wr = start_waiter(self, "blocked writer", wc1, W_SEND);
 	sleep(2);
@@ -1081,6 +1086,10 @@ TEST_F_TIMEOUT(faults, device_removal, 200)
 	EXPECT_EQ(-1, accept(l, NULL, NULL));
 	EXPECT_NE(EAGAIN, errno) TH_LOG("accept on the listener of a removed device: %s",
 					strerror(errno));
+	/* listen() on a socket bound to the removed device (was an Oops). */
+	errno = 0;
+	EXPECT_EQ(-1, listen(bound, 4));
+	EXPECT_EQ(ENETDOWN, errno) TH_LOG("listen: %s", strerror(errno));
 
 	/* close() succeeds on every one, and nothing stays. */
 	for (i = 0; i < self->nw; i++)
