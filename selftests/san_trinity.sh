@@ -83,6 +83,8 @@ work=$(mktemp -d /tmp/san_trinity.XXXXXX)
 # them are shmem too, and no size limit applies.
 mounted=
 mount -t tmpfs -o size=128m,mode=1777 san_trinity "$work" && mounted=1
+# The script's own files live outside it: trinity fills it up.
+meta=$(mktemp -d /tmp/san_trinity_meta.XXXXXX)
 mkdir "$work/victims"
 echo victim >"$work/victims/file"
 chmod -R a+rwX "$work"
@@ -91,12 +93,12 @@ chmod 1777 "$work"
 # The deepest AF_SAN got: the most sockets and connections at once.
 (
 	max_s=0 max_c=0
-	while [ ! -e "$work/stop" ]; do
+	while [ ! -e "$meta/stop" ]; do
 		s=$(awk '$1 == "AF_SAN" { print $3 }' /proc/net/protocols)
 		c=$(awk '$1 == "conns" { print $2 }' /proc/net/af_san)
 		[ "${s:-0}" -gt $max_s ] && max_s=$s
 		[ "${c:-0}" -gt $max_c ] && max_c=$c
-		echo "$max_s $max_c" >"$work/max"
+		echo "$max_s $max_c" >"$meta/max"
 		sleep 0.2
 	done
 ) &
@@ -134,13 +136,13 @@ start=$(date +%s)
 		trinity -q -s "$seed" -C "$kids" -P SMC -V "$work/victims" \
 		--disable-fds=memfd \
 		-T WARN,BAD_PAGE,DIE "${logopt[@]}" "${calls[@]}"
-) >"$work/out" 2>&1
+) >"$meta/out" 2>&1
 rc=$?
 took=$(($(date +%s) - start))
-touch "$work/stop"
+touch "$meta/stop"
 wait $sampler
-read -r max_s max_c <"$work/max"
-tail -n 25 "$work/out" | sed 's/^/#   trinity: /'
+read -r max_s max_c <"$meta/max"
+tail -n 25 "$meta/out" | sed 's/^/#   trinity: /'
 echo "# trinity exit $rc after ${took}s; most AF_SAN sockets at once: $max_s, most connections: $max_c"
 
 logtails() {
@@ -197,5 +199,5 @@ else
 fi
 rm -rf "$work"/* 2>/dev/null
 [ -n "$mounted" ] && umount "$work"
-rm -rf "$work"
+rm -rf "$work" "$meta"
 finish
