@@ -28,7 +28,7 @@ KERNEL_SRCS := $(wildcard $(TOP)/kernel/*.c $(TOP)/kernel/*.h) \
 	       $(wildcard $(TOP)/uapi/linux/*.h) \
 	       $(wildcard $(TOP)/selftests/bite/*.c)
 
-.PHONY: all deps deps-build deps-box deps-debug module selftests tools lint \
+.PHONY: all deps deps-build deps-box deps-debug deps-bench bench module selftests tools lint \
 	check demo shell clean debug-kernel module-debug check-debug fuzz soak
 
 all: module selftests tools
@@ -40,6 +40,8 @@ deps-box:
 	@$(TOP)/tools/deps box
 deps-debug:
 	@$(TOP)/tools/deps debug
+deps-bench:
+	@$(TOP)/tools/deps bench
 
 module: deps-build
 	$(MAKE) -C $(KDIR) M=$(TOP) modules
@@ -79,6 +81,10 @@ check: all deps-box
 
 demo: all deps-box
 	$(TOP)/tools/testbox run -- $(TOP)/tools/demo
+
+# The benchmark: AF_SAN against rsockets, TCP and perftest in one boot.
+bench: all deps-box deps-bench
+	$(TOP)/tools/bench
 
 shell: all deps-box
 	$(TOP)/tools/testbox shell

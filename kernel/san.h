@@ -90,6 +90,7 @@ void san_cancel_exit(void);
  * @conns: provider connections (including listeners)
  * @qps: queue pairs; @cqs: completion queues; @pds: protection domains
  * @bufs: DMA-mapped kernel buffers
+ * @buf_bytes: their size in bytes: the memory the devices can reach
  * @pinned: user pages pinned for zero-copy right now
  * @zc_sends: zero-copy exposures made since load (SRC_AVAIL sent)
  * @zc_reads: zero-copy reads made since load, straight into user pages
@@ -101,6 +102,7 @@ struct san_stats {
 	atomic_t cqs;
 	atomic_t pds;
 	atomic_t bufs;
+	atomic_long_t buf_bytes;
 	atomic_t pinned;
 	atomic_t zc_sends;
 	atomic_t zc_reads;

@@ -38,6 +38,7 @@ static void *san_rdma_buf_get(struct ib_device *dev,
 		return NULL;
 	}
 	atomic_inc(&san_stats.bufs);
+	atomic_long_add(SAN_BUF_SIZE, &san_stats.buf_bytes);
 	return data;
 }
 
@@ -102,6 +103,7 @@ static void san_rdma_buf_free(void *data)
 		return;
 	kfree(data);
 	atomic_dec(&san_stats.bufs);
+	atomic_long_sub(SAN_BUF_SIZE, &san_stats.buf_bytes);
 }
 
 /* Only once the QP is drained or was never used. */

@@ -19,6 +19,8 @@ static int san_stats_show(struct seq_file *seq, void *v)
 	seq_printf(seq, "cqs %d\n", atomic_read(&san_stats.cqs));
 	seq_printf(seq, "pds %d\n", atomic_read(&san_stats.pds));
 	seq_printf(seq, "bufs %d\n", atomic_read(&san_stats.bufs));
+	seq_printf(seq, "buf_bytes %ld\n",
+		   atomic_long_read(&san_stats.buf_bytes));
 	seq_printf(seq, "pinned %d\n", atomic_read(&san_stats.pinned));
 	seq_printf(seq, "zc_sends %d\n", atomic_read(&san_stats.zc_sends));
 	seq_printf(seq, "zc_reads %d\n", atomic_read(&san_stats.zc_reads));
