@@ -91,6 +91,8 @@ void san_cancel_exit(void);
  * @qps: queue pairs; @cqs: completion queues; @pds: protection domains
  * @bufs: DMA-mapped kernel buffers
  * @buf_bytes: their size in bytes: the memory the devices can reach
+ * @busy_poll_hits: readers that found what they waited for while busy
+ *	polling (SO_BUSY_POLL), without sleeping
  * @pinned: user pages pinned for zero-copy right now
  * @zc_sends: zero-copy exposures made since load (SRC_AVAIL sent)
  * @zc_reads: zero-copy reads made since load, straight into user pages
@@ -103,6 +105,7 @@ struct san_stats {
 	atomic_t pds;
 	atomic_t bufs;
 	atomic_long_t buf_bytes;
+	atomic_long_t busy_poll_hits;
 	atomic_t pinned;
 	atomic_t zc_sends;
 	atomic_t zc_reads;

@@ -26,6 +26,8 @@ static int san_stats_show(struct seq_file *seq, void *v)
 	seq_printf(seq, "zc_reads %d\n", atomic_read(&san_stats.zc_reads));
 	seq_printf(seq, "zc_bounced %d\n",
 		   atomic_read(&san_stats.zc_bounced));
+	seq_printf(seq, "busy_poll_hits %ld\n",
+		   atomic_long_read(&san_stats.busy_poll_hits));
 	return 0;
 }
 

@@ -962,6 +962,60 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	return err;
 }
 
+/* What wakes a reader: data it can take, the end, an error. */
+static bool san_rx_wakes(struct san_sock *ssk)
+{
+	struct sock *sk = &ssk->sk;
+
+	return READ_ONCE(sk->sk_err) || san_rx_eof(ssk) ||
+	       READ_ONCE(sk->sk_state) == TCP_CLOSE ||
+	       (!READ_ONCE(ssk->rx_zc_busy) && READ_ONCE(ssk->conn) &&
+		san_rx_ready(ssk));
+}
+
+/*
+ * Busy polling (SO_BUSY_POLL, net.core.busy_read): before a reader
+ * sleeps, it spins up to sk_ll_usec microseconds watching for what would
+ * wake it, as rsockets polls before it arms its CQ.  The completion that
+ * brings the data still runs in softirq; the reader saves the wake-up and
+ * the trip through the scheduler.  The socket lock is let go meanwhile,
+ * as sleeping in sk_wait_event() does; the spin yields to any task that
+ * needs the CPU, a signal ends it, and it never outlasts the call's
+ * timeout.
+ *
+ * Context: process context, socket lock held.
+ * Return: whether the reader has something to take (or an end) now.
+ */
+static bool san_busy_wait_rx(struct san_sock *ssk, long timeo)
+{
+	struct sock *sk = &ssk->sk;
+	unsigned int usec = READ_ONCE(sk->sk_ll_usec);
+	bool ready = false;
+	u64 end;
+
+	if (!usec)
+		return false;
+	if (timeo != MAX_SCHEDULE_TIMEOUT)
+		usec = min_t(u64, usec, jiffies_to_usecs(timeo));
+	release_sock(sk);
+	end = local_clock() + (u64)usec * NSEC_PER_USEC;
+	do {
+		/* Without the socket lock: @conn is freed after RCU. */
+		rcu_read_lock();
+		ready = san_rx_wakes(ssk);
+		rcu_read_unlock();
+		if (ready || signal_pending(current))
+			break;
+		/* Whoever needs the CPU (the sender, perhaps) gets it. */
+		cond_resched();
+		cpu_relax();
+	} while (local_clock() < end);
+	lock_sock(sk);
+	if (ready)
+		atomic_long_inc(&san_stats.busy_poll_hits);
+	return ready;
+}
+
 static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		       int flags)
 {
@@ -1045,14 +1099,10 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		err = san_may_sleep(timeo, &cancel);
 		if (err)
 			break;
+		if (san_busy_wait_rx(ssk, timeo))
+			continue;
 		add_wait_queue(sk_sleep(sk), &wait);
-		sk_wait_event(sk, &timeo,
-			      READ_ONCE(sk->sk_err) ||
-			      san_rx_eof(ssk) ||
-			      READ_ONCE(sk->sk_state) == TCP_CLOSE ||
-			      (!READ_ONCE(ssk->rx_zc_busy) && ssk->conn &&
-			       san_rx_ready(ssk)),
-			      &wait);
+		sk_wait_event(sk, &timeo, san_rx_wakes(ssk), &wait);
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}
 	err = san_cancel_result(ssk, cancel, zc_cancel, killed, copied, err);

@@ -20,11 +20,13 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "san_util.h"
+#include "san_kick.h"
 
 FIXTURE(stream)
 {
@@ -894,6 +896,92 @@ static long rxe_sent_pkts(void)
 		fclose(f);
 	}
 	return v;
+}
+
+/* After @ms milliseconds, send @len bytes of @data on @fd, or a signal. */
+struct later {
+	pthread_t thread;
+	int fd, sig;
+	pid_t tid;
+	long ms;
+	const char *data;
+	size_t len;
+};
+
+static void *later_main(void *arg)
+{
+	struct later *l = arg;
+
+	usleep(l->ms * 1000);
+	if (l->sig)
+		syscall(SYS_tgkill, getpid(), l->tid, l->sig);
+	else if (send(l->fd, l->data, l->len, 0) != (ssize_t)l->len)
+		return (void *)1;
+	return NULL;
+}
+
+/*
+ * SO_BUSY_POLL: a reader spins before it sleeps.  It still gets data that
+ * is there or comes meanwhile, its timeout still ends the call, and a
+ * signal still cancels it (the spin would otherwise last 5 s).
+ */
+TEST_F(stream, busy_poll_recv_data_timeout_and_signal)
+{
+	struct timeval tv = { .tv_usec = 100000 }, none = { 0 };
+	int us = 5000000, got = 0;
+	socklen_t len = sizeof(got);
+	struct later l = { 0 };
+	char buf[64];
+	void *ret;
+	long t0, hits;
+
+	make_pair(_metadata, self);
+	ASSERT_EQ(0, setsockopt(self->srv, SOL_SOCKET, SO_BUSY_POLL, &us,
+				sizeof(us)));
+	ASSERT_EQ(0, getsockopt(self->srv, SOL_SOCKET, SO_BUSY_POLL, &got,
+				&len));
+	EXPECT_EQ(us, got);
+
+	ASSERT_EQ(5, send(self->cli, "hello", 5, 0));
+	ASSERT_EQ(5, recv(self->srv, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+
+	/* Data that comes while it spins: found without sleeping. */
+	hits = san_stat("busy_poll_hits");
+	ASSERT_LE(0, hits);
+	l.fd = self->cli;
+	l.ms = 100;
+	l.data = "later";
+	l.len = 5;
+	ASSERT_EQ(0, pthread_create(&l.thread, NULL, later_main, &l));
+	ASSERT_EQ(5, recv(self->srv, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "later", 5));
+	pthread_join(l.thread, &ret);
+	EXPECT_EQ(NULL, ret);
+	EXPECT_EQ(hits + 1, san_stat("busy_poll_hits"));
+
+	ASSERT_EQ(0, setsockopt(self->srv, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				sizeof(tv)));
+	t0 = now_ms();
+	EXPECT_EQ(-1, recv(self->srv, buf, sizeof(buf), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_GT(bound_ms(2500), now_ms() - t0);
+
+	ASSERT_EQ(0, setsockopt(self->srv, SOL_SOCKET, SO_RCVTIMEO, &none,
+				sizeof(none)));
+	catch_signal(SIGUSR1, 0);
+	memset(&l, 0, sizeof(l));
+	l.sig = SIGUSR1;
+	l.tid = syscall(SYS_gettid);
+	l.ms = 200;
+	ASSERT_EQ(0, pthread_create(&l.thread, NULL, later_main, &l));
+	t0 = now_ms();
+	EXPECT_EQ(-1, recv(self->srv, buf, sizeof(buf), 0));
+	EXPECT_EQ(EINTR, errno);
+	EXPECT_GT(bound_ms(2500), now_ms() - t0);
+	EXPECT_EQ(1, caught);
+	pthread_join(l.thread, NULL);
+	signal(SIGUSR1, SIG_IGN);
 }
 
 TEST_F(stream, keepalive_option_and_probes)

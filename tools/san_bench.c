@@ -22,7 +22,8 @@
  *             then it holds the connections open until a line (or EOF)
  *             arrives on stdin, for the caller to count registered memory
  * The environment variable SAN_BENCH_BUSY_POLL=US sets SO_BUSY_POLL on
- * every socket of the run (AF_SAN and TCP; rsockets polls on its own).
+ * every socket of the run (AF_SAN and TCP; rsockets polls on its own);
+ * SAN_BENCH_ZCOPY=N sets AF_SAN's SAN_ZCOPY_THRESHOLD (experiments).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -120,7 +121,17 @@ static double cpu_busy_s(void)
 static void tune(int fd)
 {
 	const char *bp = getenv("SAN_BENCH_BUSY_POLL");
+	const char *zc = getenv("SAN_BENCH_ZCOPY");
 	int one = 1;
+
+	/* Experiments: AF_SAN's zero-copy threshold for this run. */
+	if (zc && F == &fams[0]) {
+		int v = atoi(zc);
+
+		if (F->setsockopt(fd, SOL_SAN, SAN_ZCOPY_THRESHOLD, &v,
+				  sizeof(v)))
+			die("SAN_ZCOPY_THRESHOLD");
+	}
 
 	/* Latency runs turn Nagle off where the family has it (not AF_SAN). */
 	if (nodelay && F != &fams[0] &&
@@ -212,10 +223,11 @@ static void *stream_tx(void *arg)
 {
 	struct strm *s = arg;
 	int fd = s->cfd;
-	unsigned long long off = 0;
+	unsigned long long off = 0, i;
 	double end = now() + secs;
 
-	while (now() < end) {
+	/* The clock is read every 16 writes: under TCG a read is costly. */
+	for (i = 0; (i & 15) || now() < end; i++) {
 		ssize_t n = F->send(fd, pattern + off % PAT_PERIOD, size, 0);
 
 		if (n <= 0)
