@@ -124,6 +124,10 @@ struct san_sock *san_child_alloc(struct san_sock *lsk)
 	child->prov = lsk->prov;
 	sk->sk_rcvbuf = READ_ONCE(lk->sk_rcvbuf);
 	sk->sk_sndbuf = READ_ONCE(lk->sk_sndbuf);
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	/* As TCP's clone of its listener: SO_BUSY_POLL is inherited. */
+	sk->sk_ll_usec = READ_ONCE(lk->sk_ll_usec);
+#endif
 	sk->sk_flags = lk->sk_flags & (BIT(SOCK_KEEPOPEN) | BIT(SOCK_LINGER));
 	sk->sk_lingertime = lk->sk_lingertime;
 	child->keepidle = READ_ONCE(lsk->keepidle);

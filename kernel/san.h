@@ -138,4 +138,14 @@ extern const struct proto_ops san_stream_ops;
 int san_stream_release(struct socket *sock);
 void san_listener_flush(struct san_sock *lsk);
 
+/* SO_BUSY_POLL of @sk (net.core.busy_read by default), in microseconds. */
+static inline unsigned int san_busy_usec(const struct sock *sk)
+{
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	return READ_ONCE(sk->sk_ll_usec);
+#else
+	return 0;
+#endif
+}
+
 #endif /* _SAN_H */

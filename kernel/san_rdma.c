@@ -439,8 +439,10 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	u32 send_sge, zc_wrs;
 	int err;
 
-	conn->rbuf_count = san_rdma_buf_count(READ_ONCE(sk->sk_rcvbuf));
-	conn->tbuf_count = san_rdma_buf_count(READ_ONCE(sk->sk_sndbuf));
+	conn->rbuf_max = san_rdma_buf_count(READ_ONCE(sk->sk_rcvbuf));
+	conn->tbuf_max = san_rdma_buf_count(READ_ONCE(sk->sk_sndbuf));
+	conn->rbuf_count = min_t(u32, SAN_BUF_INIT, conn->rbuf_max);
+	conn->tbuf_count = min_t(u32, SAN_BUF_INIT, conn->tbuf_max);
 	/* Zero-copy READs gather into up to 16 pieces each. */
 	send_sge = clamp_t(u32, dev->attrs.max_send_sge, 1, 16);
 	conn->sge_rd = clamp_t(u32, dev->attrs.max_sge_rd, 1, send_sge);
@@ -455,10 +457,10 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	atomic_inc(&san_stats.pds);
 	/*
 	 * +1 each for the drain work requests of ib_drain_qp(), +1 for the
-	 * keepalive probe.
+	 * keepalive probe.  Room for every buffer the connection may grow.
 	 */
 	conn->cq = ib_alloc_cq(dev, conn,
-			       conn->rbuf_count + conn->tbuf_count + zc_wrs + 3,
+			       conn->rbuf_max + conn->tbuf_max + zc_wrs + 3,
 			       0, IB_POLL_SOFTIRQ);
 	if (IS_ERR(conn->cq)) {
 		err = PTR_ERR(conn->cq);
@@ -470,8 +472,8 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	attr.event_handler = san_rdma_qp_event;
 	attr.send_cq = conn->cq;
 	attr.recv_cq = conn->cq;
-	attr.cap.max_send_wr = conn->tbuf_count + zc_wrs + 2;
-	attr.cap.max_recv_wr = conn->rbuf_count + 1;
+	attr.cap.max_send_wr = conn->tbuf_max + zc_wrs + 2;
+	attr.cap.max_recv_wr = conn->rbuf_max + 1;
 	attr.cap.max_send_sge = send_sge;
 	attr.cap.max_recv_sge = 1;
 	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
@@ -502,7 +504,7 @@ static void san_rdma_hello(struct san_rconn *conn, struct san_hello *h)
 {
 	h->magic = cpu_to_be32(SAN_WIRE_MAGIC);
 	h->version = cpu_to_be16(SAN_WIRE_VERSION);
-	h->flags = cpu_to_be16(SAN_HELLO_ZCOPY);
+	h->flags = cpu_to_be16(SAN_HELLO_ZCOPY | SAN_HELLO_GROW);
 	h->rbuf_count = cpu_to_be32(conn->rbuf_count);
 	h->rbuf_size = cpu_to_be32(SAN_BUF_SIZE);
 }
@@ -526,6 +528,7 @@ static int san_rdma_hello_check(struct san_rconn *conn, const void *data,
 	spin_lock_bh(&conn->lock);
 	conn->peer_rbuf_count = count;
 	conn->peer_zcopy = be16_to_cpu(h->flags) & SAN_HELLO_ZCOPY;
+	conn->peer_grow = be16_to_cpu(h->flags) & SAN_HELLO_GROW;
 	/* Messages may have returned credits before we got here: add. */
 	conn->credits += count;
 	spin_unlock_bh(&conn->lock);

@@ -20,6 +20,8 @@
 /* Size of every receive and send buffer, header included. */
 #define SAN_BUF_SIZE		16384
 #define SAN_BUF_MIN		4
+/* Buffers each way a connection starts with; more come with use. */
+#define SAN_BUF_INIT		4
 #define SAN_BUF_MAX		128
 #define SAN_PAYLOAD_MAX		(SAN_BUF_SIZE - sizeof(struct san_msg_hdr))
 
@@ -111,11 +113,21 @@ struct san_tbuf {
  *	is destroyed (0: none)
  * @owner_gone: the switch let go of the connection (&san_provider.close)
  * @teardown_queued: @teardown_work is queued or ran
- * @rbuf_count: receive buffers; @tbuf_count: send buffers
+ * @rbuf_count: receive buffers; @tbuf_count: send buffers (allocated:
+ *	they grow with use, under @lock, up to @rbuf_max and @tbuf_max,
+ *	which SO_RCVBUF and SO_SNDBUF set at connection time)
+ * @rx_grow: the peer used up its credits: the next reader adds buffers
+ * @grow_pending: receive buffers added and not yet announced (GROW)
+ * @peer_grow: the peer's hello has SAN_HELLO_GROW
  * @rbufs: receive buffers; @tbufs: send buffers
  * @rx_filled: receive buffers with unread data, in arrival order
  * @tx_free: free send buffers; @tx_free_count: how many
  * @rx_bytes: unread bytes; @tx_bytes: bytes sent, not yet completed
+ * @tx_cork: a DATA message being filled, not posted (autocorking): small
+ *	writes made while DATA is in flight join it, and it goes out when
+ *	it is full, when no DATA is left in flight, or before a FIN or a
+ *	SRC_AVAIL; the sender detaches it while it copies into it
+ * @tx_data_inflight: DATA messages posted and not yet completed
  * @credits: peer receive buffers we may fill
  * @to_return: our receive buffers reposted and not yet reported
  * @peer_rbuf_count: the peer's receive buffers, from its hello
@@ -167,6 +179,11 @@ struct san_rconn {
 	bool teardown_queued;
 	u32 rbuf_count;
 	u32 tbuf_count;
+	u32 rbuf_max;
+	u32 tbuf_max;
+	bool rx_grow;
+	u32 grow_pending;
+	bool peer_grow;
 	struct san_rbuf *rbufs;
 	struct san_tbuf *tbufs;
 	struct list_head rx_filled;
@@ -174,6 +191,8 @@ struct san_rconn {
 	u32 tx_free_count;
 	u32 rx_bytes;
 	u32 tx_bytes;
+	struct san_tbuf *tx_cork;
+	u32 tx_data_inflight;
 	u32 credits;
 	u32 to_return;
 	u32 peer_rbuf_count;
@@ -212,6 +231,8 @@ void san_rdma_rx_discard(struct san_rconn *conn);
 void san_rdma_ka_arm(struct san_rconn *conn, unsigned long delay);
 void san_rdma_tx_kick(struct san_rconn *conn);
 void san_rdma_tx_control(struct san_rconn *conn);
+void san_rdma_tx_uncork(struct san_rconn *conn);
+void san_rdma_tx_grow(struct san_rconn *conn);
 void san_rdma_keepalive_work(struct work_struct *work);
 int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len);
 int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,

@@ -42,40 +42,157 @@ static void *san_rdma_buf_get(struct ib_device *dev,
 	return data;
 }
 
+static int san_rdma_rbuf_init(struct san_rconn *conn, struct ib_device *dev,
+			      struct san_rbuf *rb)
+{
+	rb->conn = conn;
+	rb->cqe.done = san_rdma_recv_done;
+	INIT_LIST_HEAD(&rb->node);
+	rb->data = san_rdma_buf_get(dev, DMA_FROM_DEVICE, &rb->dma);
+	return rb->data ? 0 : -ENOMEM;
+}
+
+static int san_rdma_tbuf_init(struct san_rconn *conn, struct ib_device *dev,
+			      struct san_tbuf *tb)
+{
+	tb->conn = conn;
+	tb->cqe.done = san_rdma_send_done;
+	INIT_LIST_HEAD(&tb->node);
+	tb->data = san_rdma_buf_get(dev, DMA_TO_DEVICE, &tb->dma);
+	return tb->data ? 0 : -ENOMEM;
+}
+
+/*
+ * The arrays have room for the most buffers the connection may grow to;
+ * it starts with @rbuf_count and @tbuf_count of them.
+ */
 int san_rdma_buffers_alloc(struct san_rconn *conn)
 {
 	struct ib_device *dev = conn->id->device;
 	u32 i;
 
-	conn->rbufs = kcalloc(conn->rbuf_count, sizeof(*conn->rbufs),
+	conn->rbufs = kcalloc(conn->rbuf_max, sizeof(*conn->rbufs),
 			      GFP_KERNEL);
-	conn->tbufs = kcalloc(conn->tbuf_count, sizeof(*conn->tbufs),
+	conn->tbufs = kcalloc(conn->tbuf_max, sizeof(*conn->tbufs),
 			      GFP_KERNEL);
 	if (!conn->rbufs || !conn->tbufs)
 		return -ENOMEM;
 
-	for (i = 0; i < conn->rbuf_count; i++) {
-		struct san_rbuf *rb = &conn->rbufs[i];
-
-		rb->conn = conn;
-		rb->cqe.done = san_rdma_recv_done;
-		INIT_LIST_HEAD(&rb->node);
-		rb->data = san_rdma_buf_get(dev, DMA_FROM_DEVICE, &rb->dma);
-		if (!rb->data)
+	for (i = 0; i < conn->rbuf_count; i++)
+		if (san_rdma_rbuf_init(conn, dev, &conn->rbufs[i]))
 			return -ENOMEM;
-	}
 	for (i = 0; i < conn->tbuf_count; i++) {
 		struct san_tbuf *tb = &conn->tbufs[i];
 
-		tb->conn = conn;
-		tb->cqe.done = san_rdma_send_done;
-		tb->data = san_rdma_buf_get(dev, DMA_TO_DEVICE, &tb->dma);
-		if (!tb->data)
+		if (san_rdma_tbuf_init(conn, dev, tb))
 			return -ENOMEM;
 		list_add_tail(&tb->node, &conn->tx_free);
 		conn->tx_free_count++;
 	}
 	return 0;
+}
+
+/**
+ * san_rdma_rx_grow - add receive buffers to a connection in use
+ * @conn: the connection; the peer used up its credits (@rx_grow)
+ *
+ * Doubles the receive buffers, up to @rbuf_max, posts the new ones and
+ * announces them to the peer in a GROW message: one more credit each.
+ * A connection that moves data grows to what SO_RCVBUF allows; an idle
+ * one keeps SAN_BUF_INIT.  Buffers that cannot be posted (a reset under
+ * way) stay with the connection and go with it.
+ *
+ * Context: process context, the socket lock held (the switch's recvmsg).
+ */
+static void san_rdma_rx_grow(struct san_rconn *conn)
+{
+	struct ib_device *dev;
+	u32 from, to, i, posted = 0;
+	bool ok;
+
+	if (!san_rdma_get(conn))
+		return;
+	spin_lock_bh(&conn->lock);
+	from = conn->rbuf_count;
+	to = min_t(u32, from * 2, conn->rbuf_max);
+	ok = conn->rx_grow && !conn->broken && conn->qp && conn->peer_grow;
+	conn->rx_grow = false;
+	spin_unlock_bh(&conn->lock);
+	if (!ok || to <= from)
+		goto out;
+	/* The device stays while we hold it (san_rdma_get()). */
+	dev = conn->id->device;
+	for (i = from; i < to; i++)
+		if (san_rdma_rbuf_init(conn, dev, &conn->rbufs[i]))
+			break;
+	if (i == from) {
+		/* No memory: stay as we are, for good. */
+		spin_lock_bh(&conn->lock);
+		conn->rbuf_max = conn->rbuf_count;
+		spin_unlock_bh(&conn->lock);
+		goto out;
+	}
+	to = i;
+	spin_lock_bh(&conn->lock);
+	conn->rbuf_count = to;
+	for (i = from; i < to && !conn->broken && conn->qp; i++) {
+		if (san_rdma_post_recv(conn, &conn->rbufs[i])) {
+			san_rdma_fail_locked(conn, ECONNRESET);
+			break;
+		}
+		posted++;
+	}
+	conn->grow_pending += posted;
+	san_rdma_tx_control(conn);
+	spin_unlock_bh(&conn->lock);
+out:
+	san_rdma_put(conn);
+}
+
+/**
+ * san_rdma_tx_grow - add send buffers when credits wait for them
+ * @conn: the connection
+ *
+ * Doubles the send buffers, up to @tbuf_max, when the peer has given
+ * credits that no free buffer can use.  On failure to allocate, stops
+ * growing for good (the connection works with what it has).
+ *
+ * Context: process context, the socket lock held (a sender).
+ */
+void san_rdma_tx_grow(struct san_rconn *conn)
+{
+	struct ib_device *dev;
+	u32 from, to, i;
+	bool ok;
+
+	if (READ_ONCE(conn->tx_free_count) >= 2 ||
+	    READ_ONCE(conn->credits) < 2 ||
+	    READ_ONCE(conn->tbuf_count) >= READ_ONCE(conn->tbuf_max))
+		return;
+	if (!san_rdma_get(conn))
+		return;
+	spin_lock_bh(&conn->lock);
+	from = conn->tbuf_count;
+	to = min_t(u32, from * 2, conn->tbuf_max);
+	ok = !conn->broken && conn->qp;
+	spin_unlock_bh(&conn->lock);
+	if (!ok || to <= from)
+		goto out;
+	dev = conn->id->device;
+	for (i = from; i < to; i++)
+		if (san_rdma_tbuf_init(conn, dev, &conn->tbufs[i]))
+			break;
+	spin_lock_bh(&conn->lock);
+	if (i == from)
+		conn->tbuf_max = conn->tbuf_count;
+	for (to = i, i = from; i < to; i++) {
+		list_add_tail(&conn->tbufs[i].node, &conn->tx_free);
+		conn->tx_free_count++;
+	}
+	conn->tbuf_count = to;
+	spin_unlock_bh(&conn->lock);
+out:
+	san_rdma_put(conn);
 }
 
 /* Unmap every buffer; the memory stays.  Only once the QP is drained. */
@@ -143,6 +260,8 @@ void san_rdma_rx_discard(struct san_rconn *conn)
 		list_del_init(&rb->node);
 	conn->rx_bytes = 0;
 	conn->tx_bytes = 0;
+	/* Corked bytes go with the reset; the buffer goes with the rest. */
+	conn->tx_cork = NULL;
 	spin_unlock_bh(&conn->lock);
 }
 
@@ -218,7 +337,8 @@ int san_rdma_post_all_recvs(struct san_rconn *conn)
  */
 struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
 {
-	u32 need = type == SAN_MSG_RD_DONE || type == SAN_MSG_CREDIT ? 1 : 2;
+	u32 need = type == SAN_MSG_RD_DONE || type == SAN_MSG_CREDIT ||
+		   type == SAN_MSG_GROW ? 1 : 2;
 	struct san_msg_hdr *hdr;
 	struct san_tbuf *tb;
 
@@ -292,6 +412,48 @@ static int san_rdma_post_send(struct san_rconn *conn, struct san_tbuf *tb)
 	return san_rdma_post_send_chain(conn, tb, NULL);
 }
 
+/*
+ * Post the DATA message in @tb, with the credits gathered since it was
+ * taken.  On failure the connection is reset and @tb given back.
+ * Context: conn->lock held.
+ */
+static int san_rdma_tx_post_data(struct san_rconn *conn, struct san_tbuf *tb)
+{
+	struct san_msg_hdr *hdr = tb->data;
+	int err;
+
+	lockdep_assert_held(&conn->lock);
+	hdr->credits = cpu_to_be16(be16_to_cpu(hdr->credits) +
+				   conn->to_return);
+	conn->to_return = 0;
+	err = san_rdma_post_send(conn, tb);
+	if (err) {
+		conn->tx_bytes -= tb->len;
+		san_rdma_tx_put_back(conn, tb);
+		san_rdma_fail_locked(conn, ECONNRESET);
+		return err;
+	}
+	conn->tx_data_inflight++;
+	return 0;
+}
+
+/**
+ * san_rdma_tx_uncork - post the corked DATA message, if any
+ * @conn: the connection
+ *
+ * Context: conn->lock held.
+ */
+void san_rdma_tx_uncork(struct san_rconn *conn)
+{
+	struct san_tbuf *tb = conn->tx_cork;
+
+	lockdep_assert_held(&conn->lock);
+	if (!tb || conn->broken || !conn->qp)
+		return;
+	conn->tx_cork = NULL;
+	san_rdma_tx_post_data(conn, tb);
+}
+
 /**
  * san_rdma_tx_control - post a control message if one is due and allowed
  * @conn: the connection
@@ -303,6 +465,9 @@ void san_rdma_tx_control(struct san_rconn *conn)
 	struct san_tbuf *tb;
 
 	lockdep_assert_held(&conn->lock);
+	/* Corked data goes once nothing is in flight, and before a FIN. */
+	if (conn->tx_cork && (!conn->tx_data_inflight || conn->fin_pending))
+		san_rdma_tx_uncork(conn);
 	if (conn->rd_done) {
 		struct san_rd_done *rd;
 
@@ -320,6 +485,24 @@ void san_rdma_tx_control(struct san_rconn *conn)
 			return;
 		}
 		conn->rd_done = 0;
+	}
+	if (conn->grow_pending) {
+		struct san_grow *g;
+
+		tb = san_rdma_tx_get(conn, SAN_MSG_GROW);
+		if (!tb)
+			return;
+		g = tb->data + sizeof(struct san_msg_hdr);
+		g->count = cpu_to_be32(conn->grow_pending);
+		tb->len = sizeof(*g);
+		conn->tx_bytes += tb->len;
+		if (san_rdma_post_send(conn, tb)) {
+			conn->tx_bytes -= tb->len;
+			san_rdma_tx_put_back(conn, tb);
+			san_rdma_fail_locked(conn, ECONNRESET);
+			return;
+		}
+		conn->grow_pending = 0;
 	}
 	if (conn->fin_pending) {
 		tb = san_rdma_tx_get(conn, SAN_MSG_FIN);
@@ -501,9 +684,38 @@ static bool san_rdma_hdr_valid(struct san_rconn *conn,
 		return len == sizeof(struct san_src_avail) && !conn->fin_rcvd;
 	case SAN_MSG_RD_DONE:
 		return len == sizeof(struct san_rd_done);
+	case SAN_MSG_GROW: {
+		const struct san_grow *g = (const void *)(hdr + 1);
+		u32 count;
+
+		if (len != sizeof(*g) || !conn->peer_rbuf_count)
+			return false;
+		count = be32_to_cpu(g->count);
+		return count && count <= SAN_BUF_MAX - conn->peer_rbuf_count;
+	}
 	default:
 		return false;
 	}
+}
+
+/*
+ * A DATA message arrived: if it left the peer no credit it may spend on
+ * data (it keeps its last one), the window is what limits the stream, and
+ * the next reader grows it (san_rdma_rx_grow()).  Context: conn->lock.
+ */
+static void san_rdma_rx_check_grow(struct san_rconn *conn)
+{
+	struct san_rbuf *rb;
+	u32 filled = 0;
+
+	if (!conn->peer_grow || conn->rx_grow ||
+	    conn->rbuf_count >= conn->rbuf_max)
+		return;
+	list_for_each_entry(rb, &conn->rx_filled, node)
+		filled++;
+	/* Posted and empty, less those whose credit we still hold. */
+	if (conn->rbuf_count - filled <= conn->to_return + 1)
+		conn->rx_grow = true;
 }
 
 static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
@@ -544,7 +756,17 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 		list_add_tail(&rb->node, &conn->rx_filled);
 		conn->rx_bytes += rb->len;
 		data = true;
+		san_rdma_rx_check_grow(conn);
 		break;
+	case SAN_MSG_GROW: {
+		u32 count = be32_to_cpu(((struct san_grow *)(hdr + 1))->count);
+
+		conn->peer_rbuf_count += count;
+		conn->credits += count;
+		if (!conn->broken && !san_rdma_post_recv(conn, rb))
+			conn->to_return++;
+		break;
+	}
 	case SAN_MSG_SRC_AVAIL:
 		if (!san_rdma_zc_src_avail(conn, rb))
 			goto violation;
@@ -609,6 +831,8 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 	list_add_tail(&tb->node, &conn->tx_free);
 	conn->tx_free_count++;
 	conn->tx_bytes -= tb->len;
+	if (tb->type == SAN_MSG_DATA)
+		conn->tx_data_inflight--;
 	if (wc->status == IB_WC_SUCCESS && tb->type == SAN_MSG_FIN) {
 		conn->fin_acked = true;
 		fin_acked = true;
@@ -631,49 +855,79 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 	san_wake_tx(conn->ssk);
 }
 
+/*
+ * Give back a cork that already holds bytes (a later copy into it
+ * failed): it waits as before, or goes if nothing is left in flight.
+ */
+static void san_rdma_tx_recork(struct san_rconn *conn, struct san_tbuf *tb)
+{
+	lockdep_assert_held(&conn->lock);
+	conn->tx_cork = tb;
+	if (!conn->tx_data_inflight)
+		san_rdma_tx_uncork(conn);
+}
+
+/*
+ * Copy the start of @msg into a DATA message and post it.  Autocorking,
+ * as SMC-R's: while DATA is in flight a message that is not full waits
+ * in @tx_cork, and later writes join it; the completion of the last DATA
+ * in flight posts it.  A lone write goes out at once, so a ping-pong pays
+ * nothing, and small writes in a stream fill whole buffers.
+ */
 static int san_rdma_do_sendmsg(struct san_rconn *conn,
 			       struct msghdr *msg, size_t len)
 {
 	struct san_tbuf *tb;
-	size_t n;
+	size_t n, off;
 	int err;
 
 	spin_lock_bh(&conn->lock);
-	tb = san_rdma_tx_get(conn, SAN_MSG_DATA);
+	/* Senders are serialized by the socket lock: one fills the cork. */
+	tb = conn->tx_cork;
+	conn->tx_cork = NULL;
+	if (!tb)
+		tb = san_rdma_tx_get(conn, SAN_MSG_DATA);
 	spin_unlock_bh(&conn->lock);
 	if (!tb)
 		return -EAGAIN;
 
-	n = min_t(size_t, len, SAN_PAYLOAD_MAX);
-	if (!copy_from_iter_full((char *)tb->data + sizeof(struct san_msg_hdr),
+	off = tb->len;
+	n = min_t(size_t, len, SAN_PAYLOAD_MAX - off);
+	if (!copy_from_iter_full((char *)tb->data +
+				 sizeof(struct san_msg_hdr) + off,
 				 n, &msg->msg_iter)) {
 		spin_lock_bh(&conn->lock);
-		san_rdma_tx_put_back(conn, tb);
+		if (off)
+			san_rdma_tx_recork(conn, tb);
+		else
+			san_rdma_tx_put_back(conn, tb);
 		spin_unlock_bh(&conn->lock);
 		return -EFAULT;
 	}
-	tb->len = n;
 	spin_lock_bh(&conn->lock);
 	if (conn->broken) {
 		/*
 		 * A reset or a graceful end is being processed: its outcome
-		 * reaches the socket soon; this is not a new error.
+		 * reaches the socket soon; this is not a new error.  Corked
+		 * bytes go with the reset, as a reset drops TCP's queue.
 		 */
+		conn->tx_bytes -= min_t(u32, conn->tx_bytes, off);
 		san_rdma_tx_put_back(conn, tb);
 		spin_unlock_bh(&conn->lock);
 		iov_iter_revert(&msg->msg_iter, n);
 		return -EAGAIN;
 	}
+	tb->len = off + n;
 	conn->tx_bytes += n;
-	err = san_rdma_post_send(conn, tb);
-	if (err) {
-		conn->tx_bytes -= n;
-		san_rdma_tx_put_back(conn, tb);
+	if (tb->len < SAN_PAYLOAD_MAX && conn->tx_data_inflight) {
+		conn->tx_cork = tb;
+		spin_unlock_bh(&conn->lock);
+		return n;
 	}
+	err = san_rdma_tx_post_data(conn, tb);
 	spin_unlock_bh(&conn->lock);
 	if (err) {
 		iov_iter_revert(&msg->msg_iter, n);
-		san_rdma_fail(conn, ECONNRESET);
 		return -ECONNRESET;
 	}
 	return n;
@@ -687,6 +941,7 @@ static int san_rdma_do_sendmsg(struct san_rconn *conn,
  */
 int san_rdma_sendmsg(struct san_sock *ssk, struct msghdr *msg, size_t len)
 {
+	san_rdma_tx_grow(ssk->conn);
 	return san_rdma_do_sendmsg(ssk->conn, msg, len);
 }
 
@@ -772,7 +1027,12 @@ static int san_rdma_do_recvmsg(struct san_rconn *conn, struct msghdr *msg,
 int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		     int flags)
 {
-	return san_rdma_do_recvmsg(ssk->conn, msg, len, flags);
+	struct san_rconn *conn = ssk->conn;
+	int ret = san_rdma_do_recvmsg(conn, msg, len, flags);
+
+	if (READ_ONCE(conn->rx_grow))
+		san_rdma_rx_grow(conn);
+	return ret;
 }
 
 /**
@@ -847,9 +1107,18 @@ bool san_rdma_tx_ready(struct san_sock *ssk)
 {
 	struct san_rconn *conn = READ_ONCE(ssk->conn);
 
-	return conn && !READ_ONCE(conn->broken) &&
-	       READ_ONCE(conn->credits) >= 2 &&
-	       READ_ONCE(conn->tx_free_count) >= 2;
+	struct san_tbuf *cork;
+
+	if (!conn || READ_ONCE(conn->broken))
+		return false;
+	/* The buffers live as long as the connection: @cork stays valid. */
+	cork = READ_ONCE(conn->tx_cork);
+	if (cork && READ_ONCE(cork->len) < SAN_PAYLOAD_MAX)
+		return true;
+	/* Credits with no free buffer: a sender adds buffers. */
+	return READ_ONCE(conn->credits) >= 2 &&
+	       (READ_ONCE(conn->tx_free_count) >= 2 ||
+		READ_ONCE(conn->tbuf_count) < READ_ONCE(conn->tbuf_max));
 }
 
 void san_rdma_shutdown_tx(struct san_sock *ssk)

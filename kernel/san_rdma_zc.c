@@ -281,6 +281,11 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 	/* Another thread's exposure is in flight: copy behind it. */
 	if (READ_ONCE(conn->zc_tx))
 		return -EOPNOTSUPP;
+	san_rdma_tx_grow(conn);
+	/* Corked bytes go first; then the room check is about the SRC_AVAIL. */
+	spin_lock_bh(&conn->lock);
+	san_rdma_tx_uncork(conn);
+	spin_unlock_bh(&conn->lock);
 	if (!READ_ONCE(conn->qp) || !san_rdma_tx_ready(ssk))
 		return -EAGAIN;
 
@@ -322,6 +327,8 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		san_zc_release(op, false);
 		return -EAGAIN;
 	}
+	/* The stream's order: corked bytes go before the exposure. */
+	san_rdma_tx_uncork(conn);
 	tb = san_rdma_tx_get(conn, SAN_MSG_SRC_AVAIL);
 	if (!tb) {
 		spin_unlock_bh(&conn->lock);

@@ -870,6 +870,25 @@ static int san_zc_run(struct san_sock *ssk, struct msghdr *msg, size_t len,
 }
 
 /* Wait until the connection can take data; socket lock held. */
+/*
+ * What wakes a writer.  sk_wait_event() also tests it with the socket
+ * lock let go: @conn is then read under RCU (providers free it after a
+ * grace period), as poll does.
+ */
+static bool san_tx_wakes(struct san_sock *ssk)
+{
+	struct sock *sk = &ssk->sk;
+	bool ret;
+
+	rcu_read_lock();
+	ret = READ_ONCE(sk->sk_err) ||
+	      (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
+	      READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
+	      (READ_ONCE(ssk->conn) && ssk->prov->tx_ready(ssk));
+	rcu_read_unlock();
+	return ret;
+}
+
 static int san_wait_tx(struct san_sock *ssk, long *timeo)
 {
 	struct sock *sk = &ssk->sk;
@@ -877,11 +896,7 @@ static int san_wait_tx(struct san_sock *ssk, long *timeo)
 
 	add_wait_queue(sk_sleep(sk), &wait);
 	sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
-	sk_wait_event(sk, timeo,
-		      READ_ONCE(sk->sk_err) ||
-		      (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
-		      READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
-		      (ssk->conn && ssk->prov->tx_ready(ssk)), &wait);
+	sk_wait_event(sk, timeo, san_tx_wakes(ssk), &wait);
 	remove_wait_queue(sk_sleep(sk), &wait);
 	return 0;
 }
@@ -962,15 +977,23 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 	return err;
 }
 
-/* What wakes a reader: data it can take, the end, an error. */
+/*
+ * What wakes a reader: data it can take, the end, an error.  Also tested
+ * without the socket lock (sk_wait_event(), busy polling): @conn is read
+ * under RCU.
+ */
 static bool san_rx_wakes(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
+	bool ret;
 
-	return READ_ONCE(sk->sk_err) || san_rx_eof(ssk) ||
-	       READ_ONCE(sk->sk_state) == TCP_CLOSE ||
-	       (!READ_ONCE(ssk->rx_zc_busy) && READ_ONCE(ssk->conn) &&
-		san_rx_ready(ssk));
+	rcu_read_lock();
+	ret = READ_ONCE(sk->sk_err) || san_rx_eof(ssk) ||
+	      READ_ONCE(sk->sk_state) == TCP_CLOSE ||
+	      (!READ_ONCE(ssk->rx_zc_busy) && READ_ONCE(ssk->conn) &&
+	       san_rx_ready(ssk));
+	rcu_read_unlock();
+	return ret;
 }
 
 /*
@@ -980,30 +1003,28 @@ static bool san_rx_wakes(struct san_sock *ssk)
  * brings the data still runs in softirq; the reader saves the wake-up and
  * the trip through the scheduler.  The socket lock is let go meanwhile,
  * as sleeping in sk_wait_event() does; the spin yields to any task that
- * needs the CPU, a signal ends it, and it never outlasts the call's
- * timeout.
+ * needs the CPU, a signal ends it, it never outlasts the call's timeout
+ * and its time counts against it.  Once per call.
  *
  * Context: process context, socket lock held.
  * Return: whether the reader has something to take (or an end) now.
  */
-static bool san_busy_wait_rx(struct san_sock *ssk, long timeo)
+static bool san_busy_wait_rx(struct san_sock *ssk, long *timeo)
 {
 	struct sock *sk = &ssk->sk;
-	unsigned int usec = READ_ONCE(sk->sk_ll_usec);
+	unsigned int usec = san_busy_usec(sk);
+	unsigned long start = jiffies;
 	bool ready = false;
 	u64 end;
 
 	if (!usec)
 		return false;
-	if (timeo != MAX_SCHEDULE_TIMEOUT)
-		usec = min_t(u64, usec, jiffies_to_usecs(timeo));
+	if (*timeo != MAX_SCHEDULE_TIMEOUT)
+		usec = min_t(u64, usec, jiffies_to_usecs(*timeo));
 	release_sock(sk);
 	end = local_clock() + (u64)usec * NSEC_PER_USEC;
 	do {
-		/* Without the socket lock: @conn is freed after RCU. */
-		rcu_read_lock();
 		ready = san_rx_wakes(ssk);
-		rcu_read_unlock();
 		if (ready || signal_pending(current))
 			break;
 		/* Whoever needs the CPU (the sender, perhaps) gets it. */
@@ -1011,6 +1032,9 @@ static bool san_busy_wait_rx(struct san_sock *ssk, long timeo)
 		cpu_relax();
 	} while (local_clock() < end);
 	lock_sock(sk);
+	/* The spin counts against the call's timeout, as a sleep does. */
+	if (*timeo != MAX_SCHEDULE_TIMEOUT)
+		*timeo = max_t(long, *timeo - (long)(jiffies - start), 0);
 	if (ready)
 		atomic_long_inc(&san_stats.busy_poll_hits);
 	return ready;
@@ -1022,7 +1046,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk = san_sk(sk);
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
-	bool cancel = false, killed = false, zc_cancel = false;
+	bool cancel = false, killed = false, zc_cancel = false, spun = false;
 	size_t copied = 0;
 	long timeo;
 	int target, err = 0;
@@ -1099,8 +1123,12 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		err = san_may_sleep(timeo, &cancel);
 		if (err)
 			break;
-		if (san_busy_wait_rx(ssk, timeo))
-			continue;
+		/* One spin per call, as TCP's sk_busy_loop(). */
+		if (!spun) {
+			spun = true;
+			if (san_busy_wait_rx(ssk, &timeo))
+				continue;
+		}
 		add_wait_queue(sk_sleep(sk), &wait);
 		sk_wait_event(sk, &timeo, san_rx_wakes(ssk), &wait);
 		remove_wait_queue(sk_sleep(sk), &wait);

@@ -32,7 +32,9 @@ struct san_hello {
 
 /* The sender takes SRC_AVAIL messages and answers them (zero-copy). */
 #define SAN_HELLO_ZCOPY		0x0001
-#define SAN_HELLO_FLAGS		SAN_HELLO_ZCOPY
+/* The sender takes GROW messages: the peer may add receive buffers. */
+#define SAN_HELLO_GROW		0x0002
+#define SAN_HELLO_FLAGS		(SAN_HELLO_ZCOPY | SAN_HELLO_GROW)
 
 /* Private data of a reject sent by an AF_SAN listener. */
 struct san_reject {
@@ -53,6 +55,18 @@ enum san_msg_type {
 	SAN_MSG_FIN = 3,	/* end of the sender's stream, len 0 */
 	SAN_MSG_SRC_AVAIL = 4,	/* struct san_src_avail: stream bytes to read */
 	SAN_MSG_RD_DONE = 5,	/* struct san_rd_done: bytes read of it */
+	SAN_MSG_GROW = 6,	/* struct san_grow: receive buffers added */
+};
+
+/**
+ * struct san_grow - payload of SAN_MSG_GROW
+ * @count: receive buffers the sender of GROW posted on top of those it
+ *	had (1..); each is one more credit for the receiver of GROW, whose
+ *	count of the peer's buffers grows by as much (at most SAN_BUF_MAX
+ *	in all).  Sent only to a peer whose hello has SAN_HELLO_GROW.
+ */
+struct san_grow {
+	__be32 count;
 };
 
 /**

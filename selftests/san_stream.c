@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -821,6 +822,161 @@ TEST_F(stream, two_threads_one_socket)
 	EXPECT_EQ(0, child_status(pid));
 	fill(want, len, 9);
 	EXPECT_EQ(0, memcmp(want, got, len));
+	free(want);
+	free(got);
+}
+
+/* Buffers a socket limit allows one connection end, as the module counts. */
+static long sysctl_bufs(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	v /= 16384;
+	return v < 4 ? 4 : v > 128 ? 128 : v;
+}
+
+/*
+ * Move @len bytes from @from to @to (64 KiB writes from a thread, reads
+ * here), copy path only; returns whether every byte arrived intact.
+ */
+static int move_copy_path(int from, int to, size_t len)
+{
+	int off = INT_MAX;
+	struct duplex d = { .fd = from, .len = len };
+	char *want = malloc(len), *got = malloc(len);
+	pthread_t t;
+	int ok;
+
+	setsockopt(from, SOL_SAN, SAN_ZCOPY_THRESHOLD, &off, sizeof(off));
+	setsockopt(to, SOL_SAN, SAN_ZCOPY_THRESHOLD, &off, sizeof(off));
+	if (pthread_create(&t, NULL, duplex_send, &d))
+		return 0;
+	ok = recv_all(to, got, len) == (ssize_t)len;
+	pthread_join(t, NULL);
+	fill(want, len, 9);
+	ok = ok && d.ok && !memcmp(want, got, len);
+	free(want);
+	free(got);
+	return ok;
+}
+
+/*
+ * A connection starts with 4 send and 4 receive buffers of 16 KiB per end
+ * (128 KiB the device can reach) and grows with use, within SO_RCVBUF and
+ * SO_SNDBUF as they were at connect time.
+ */
+TEST_F(stream, buffers_start_small_and_grow_within_socket_limits)
+{
+	long rmax = sysctl_bufs("/proc/sys/net/core/rmem_default");
+	long wmax = sysctl_bufs("/proc/sys/net/core/wmem_default");
+	struct sockaddr_storage dst = self->self;
+	long initial = 2 * (4 + 4) * 16384L, grown;
+	int small = 16384, port;
+
+	ASSERT_LT(0, rmax);
+	ASSERT_LT(0, wmax);
+	make_pair(_metadata, self);
+	EXPECT_EQ(initial, san_stat("buf_bytes"));
+
+	/* A stream grows the reader's receive and the writer's send side. */
+	/* At least 1 MiB: 64 windows, even on the debug kernel. */
+	EXPECT_TRUE(move_copy_path(self->cli, self->srv,
+				   san_scaled(8 << 20) > (1 << 20) ?
+				   san_scaled(8 << 20) : (1 << 20)));
+	grown = san_stat("buf_bytes");
+	EXPECT_LT(initial, grown);
+	EXPECT_GE((4 + wmax + rmax + 4) * 16384L, grown);
+
+	/* SO_RCVBUF and SO_SNDBUF of 16 KiB (32 KiB): 4 buffers, no more. */
+	close(self->cli);
+	close(self->srv);
+	close(self->lsn);
+	self->cli = self->srv = self->lsn = -1;
+	ASSERT_EQ(NULL, san_wait_idle(10));
+	EXPECT_EQ(0, san_stat("buf_bytes"));
+	self->lsn = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_GE(self->lsn, 0);
+	ASSERT_EQ(0, setsockopt(self->lsn, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, bind(self->lsn, (struct sockaddr *)&self->self,
+			  self->self_len));
+	ASSERT_EQ(0, listen(self->lsn, 4));
+	{
+		struct sockaddr_storage got;
+		socklen_t len = sizeof(got);
+
+		ASSERT_EQ(0, getsockname(self->lsn, (struct sockaddr *)&got,
+					 &len));
+		port = port_of(&got);
+	}
+	set_port(&dst, port);
+	self->cli = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_GE(self->cli, 0);
+	ASSERT_EQ(0, setsockopt(self->cli, SOL_SOCKET, SO_SNDBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, connect(self->cli, (struct sockaddr *)&dst,
+			     self->self_len));
+	self->srv = accept(self->lsn, NULL, NULL);
+	ASSERT_GE(self->srv, 0);
+	EXPECT_TRUE(move_copy_path(self->cli, self->srv, san_scaled(2 << 20)));
+	EXPECT_EQ(initial, san_stat("buf_bytes"));
+}
+
+/* Size of write @i of the small-writes test: 256 KiB once, else 1..37. */
+static size_t small_write(size_t i)
+{
+	return i == 3000 ? 256 << 10 : 1 + (i * 7) % 37;
+}
+
+/*
+ * Small writes, a zero-copy write behind them and a FIN: whatever waits
+ * in a cork goes out in order (a child writes; reads of odd sizes here),
+ * and EOF comes after the last byte.
+ */
+TEST_F(stream, small_writes_then_zero_copy_then_fin_keep_order)
+{
+	size_t total = 0, off, i;
+	char *want, *got;
+	pid_t pid;
+
+	for (i = 0; i < 6001; i++)
+		total += small_write(i);
+	want = malloc(total);
+	got = malloc(total + 64);
+	ASSERT_TRUE(want && got);
+	fill(want, total, 77);
+	make_pair(_metadata, self);
+	pid = fork();
+	if (pid == 0) {
+		for (off = 0, i = 0; i < 6001; off += small_write(i++))
+			if (send(self->cli, want + off, small_write(i), 0) !=
+			    (ssize_t)small_write(i))
+				_exit(1);
+		_exit(shutdown(self->cli, SHUT_WR) ? 2 : 0);
+	}
+	off = 0;
+	while (off < total + 64) {
+		size_t want_n = 1 + (off * 13) % 5000;
+		ssize_t n;
+
+		if (want_n > total + 64 - off)
+			want_n = total + 64 - off;
+		n = recv(self->srv, got + off, want_n, 0);
+
+		ASSERT_LE(0, n) TH_LOG("recv: %s", strerror(errno));
+		if (!n)
+			break;
+		off += n;
+	}
+	EXPECT_EQ(total, off);
+	EXPECT_EQ(0, memcmp(want, got, total));
+	EXPECT_EQ(0, child_status(pid));
 	free(want);
 	free(got);
 }
