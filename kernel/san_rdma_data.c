@@ -454,6 +454,33 @@ void san_rdma_tx_uncork(struct san_rconn *conn)
 	san_rdma_tx_post_data(conn, tb);
 }
 
+/*
+ * Post a control message whose payload is one big-endian u32 (RD_DONE's
+ * len, GROW's count).  False when it cannot go now (no credit or buffer)
+ * or failed (the connection is then reset).  Context: conn->lock held.
+ */
+static bool san_rdma_tx_be32(struct san_rconn *conn, u8 type, u32 val)
+{
+	struct san_tbuf *tb = san_rdma_tx_get(conn, type);
+	__be32 *p;
+
+	BUILD_BUG_ON(sizeof(struct san_rd_done) != sizeof(*p) ||
+		     sizeof(struct san_grow) != sizeof(*p));
+	if (!tb)
+		return false;
+	p = tb->data + sizeof(struct san_msg_hdr);
+	*p = cpu_to_be32(val);
+	tb->len = sizeof(*p);
+	conn->tx_bytes += tb->len;
+	if (san_rdma_post_send(conn, tb)) {
+		conn->tx_bytes -= tb->len;
+		san_rdma_tx_put_back(conn, tb);
+		san_rdma_fail_locked(conn, ECONNRESET);
+		return false;
+	}
+	return true;
+}
+
 /**
  * san_rdma_tx_control - post a control message if one is due and allowed
  * @conn: the connection
@@ -469,39 +496,13 @@ void san_rdma_tx_control(struct san_rconn *conn)
 	if (conn->tx_cork && (!conn->tx_data_inflight || conn->fin_pending))
 		san_rdma_tx_uncork(conn);
 	if (conn->rd_done) {
-		struct san_rd_done *rd;
-
-		tb = san_rdma_tx_get(conn, SAN_MSG_RD_DONE);
-		if (!tb)
+		if (!san_rdma_tx_be32(conn, SAN_MSG_RD_DONE, conn->rd_done))
 			return;
-		rd = tb->data + sizeof(struct san_msg_hdr);
-		rd->len = cpu_to_be32(conn->rd_done);
-		tb->len = sizeof(*rd);
-		conn->tx_bytes += tb->len;
-		if (san_rdma_post_send(conn, tb)) {
-			conn->tx_bytes -= tb->len;
-			san_rdma_tx_put_back(conn, tb);
-			san_rdma_fail_locked(conn, ECONNRESET);
-			return;
-		}
 		conn->rd_done = 0;
 	}
 	if (conn->grow_pending) {
-		struct san_grow *g;
-
-		tb = san_rdma_tx_get(conn, SAN_MSG_GROW);
-		if (!tb)
+		if (!san_rdma_tx_be32(conn, SAN_MSG_GROW, conn->grow_pending))
 			return;
-		g = tb->data + sizeof(struct san_msg_hdr);
-		g->count = cpu_to_be32(conn->grow_pending);
-		tb->len = sizeof(*g);
-		conn->tx_bytes += tb->len;
-		if (san_rdma_post_send(conn, tb)) {
-			conn->tx_bytes -= tb->len;
-			san_rdma_tx_put_back(conn, tb);
-			san_rdma_fail_locked(conn, ECONNRESET);
-			return;
-		}
 		conn->grow_pending = 0;
 	}
 	if (conn->fin_pending) {
