@@ -243,6 +243,7 @@ void san_rdma_buffers_free(struct san_rconn *conn)
 	}
 	INIT_LIST_HEAD(&conn->rx_filled);
 	INIT_LIST_HEAD(&conn->tx_free);
+	conn->tx_cork = NULL;
 }
 
 /**
@@ -330,15 +331,14 @@ int san_rdma_post_all_recvs(struct san_rconn *conn)
 
 /*
  * Take a send buffer and a credit for a message of @type, with the credits
- * to return in its header.  DATA, SRC_AVAIL and FIN leave the last credit
- * and the last buffer to RD_DONE and CREDIT, the messages that unblock
- * the peer: a FIN that took the last credit would keep a RD_DONE from
- * ever going out while the peer's zero-copy send waits for it.
+ * to return in its header.  DATA, SRC_AVAIL, GROW and FIN leave the last
+ * credit and the last buffer to RD_DONE and CREDIT, the messages that
+ * unblock the peer: a FIN that took the last credit would keep a RD_DONE
+ * from ever going out while the peer's zero-copy send waits for it.
  */
 struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
 {
-	u32 need = type == SAN_MSG_RD_DONE || type == SAN_MSG_CREDIT ||
-		   type == SAN_MSG_GROW ? 1 : 2;
+	u32 need = type == SAN_MSG_RD_DONE || type == SAN_MSG_CREDIT ? 1 : 2;
 	struct san_msg_hdr *hdr;
 	struct san_tbuf *tb;
 
@@ -500,11 +500,16 @@ void san_rdma_tx_control(struct san_rconn *conn)
 			return;
 		conn->rd_done = 0;
 	}
-	if (conn->grow_pending) {
-		if (!san_rdma_tx_be32(conn, SAN_MSG_GROW, conn->grow_pending))
-			return;
+	/*
+	 * GROW gives the peer credits, not us: like DATA it leaves our
+	 * last credit to RD_DONE and CREDIT, and when it cannot go the
+	 * other messages still may.
+	 */
+	if (conn->grow_pending &&
+	    san_rdma_tx_be32(conn, SAN_MSG_GROW, conn->grow_pending))
 		conn->grow_pending = 0;
-	}
+	if (conn->broken)
+		return;
 	if (conn->fin_pending) {
 		tb = san_rdma_tx_get(conn, SAN_MSG_FIN);
 		if (tb) {
