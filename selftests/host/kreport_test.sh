@@ -38,7 +38,7 @@ clean=(
 	"[    9.660937] reboot: Power down"
 )
 
-plan 2
+plan 3
 bad=()
 for r in "${reports[@]}"; do
 	[ -n "$(printf '%s\n' "$r" | "$kreport")" ] || bad+=("missed: $r")
@@ -51,4 +51,22 @@ for c in "${clean[@]}"; do
 	[ -z "$out" ] || bad+=("matched: $c")
 done
 if [ ${#bad[@]} -eq 0 ]; then pass ignores_harmless_lines; else fail ignores_harmless_lines "${bad[@]}"; fi
+# Reports before user space started are the boot's own (no module yet):
+# not counted when the log then says so; counted without that line, and
+# counted after it, also in a second log (console, then dmesg).
+early="[    1.491581] BUG: KASAN: wild-memory-access in do_raw_spin_lock+0x11a/0x270"
+up="[    5.000000] testbox-guest: userspace up"
+late="[    9.000000] BUG: KASAN: use-after-free in san_release+0x1c/0x80 [af_san]"
+bad=()
+out=$(printf '%s\n' "$early" "$up" | "$kreport" 2>/dev/null)
+[ -z "$out" ] || bad+=("early report counted: $out")
+out=$(printf '%s\n' "$early" "$up" "$late" | "$kreport" 2>/dev/null)
+[ "$out" = "$late" ] || bad+=("late report: got '$out'")
+out=$(printf '%s\n' "$early" | "$kreport" 2>/dev/null)
+[ "$out" = "$early" ] || bad+=("report without the marker not counted: '$out'")
+out=$(printf '%s\n' "$up" "[  100.000000] x" "$early" | "$kreport" 2>/dev/null)
+[ "$out" = "$early" ] || bad+=("second log without its marker: got '$out'")
+out=$(printf '%s\n' "$early" "$up" "unreferenced object 0xffff888003c1a000 (size 1024):" | "$kreport" 2>/dev/null)
+[ "$out" = "unreferenced object 0xffff888003c1a000 (size 1024):" ] || bad+=("kmemleak after the log: got '$out'")
+if [ ${#bad[@]} -eq 0 ]; then pass early_boot_reports_only_before_user_space; else fail early_boot_reports_only_before_user_space "${bad[@]}"; fi
 finish
