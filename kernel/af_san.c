@@ -10,6 +10,9 @@
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/socket.h>
+#include <net/inet_common.h>
+#include <net/ipv6.h>
+#include <net/protocol.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
 #include <uapi/linux/san.h>
@@ -44,10 +47,26 @@ static void san_sock_destruct(struct sock *sk)
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 }
 
+/* What every AF_SAN socket starts with, after sock_init_data(). */
+static void san_sock_setup(struct sock *sk)
+{
+	struct san_sock *ssk = san_sk(sk);
+
+	sk->sk_type = SOCK_STREAM;
+	sk->sk_state = TCP_CLOSE;
+	sk->sk_destruct = san_sock_destruct;
+	spin_lock_init(&ssk->state_lock);
+	INIT_LIST_HEAD(&ssk->accept_q);
+	INIT_LIST_HEAD(&ssk->accept_node);
+	INIT_DELAYED_WORK(&ssk->fb_work, san_fallback_work);
+	ssk->policy = san_default_policy();
+	ssk->v6only = READ_ONCE(sock_net(sk)->ipv6.sysctl.bindv6only);
+	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, 1);
+}
+
 static struct sock *san_sock_alloc(struct net *net, struct socket *sock,
 				   gfp_t gfp, int kern)
 {
-	struct san_sock *ssk;
 	struct sock *sk;
 
 	sk = sk_alloc(net, san_family, gfp, &san_proto, kern);
@@ -55,15 +74,95 @@ static struct sock *san_sock_alloc(struct net *net, struct socket *sock,
 		return NULL;
 	sock_init_data(sock, sk);
 	sk->sk_protocol = 0;
-	sk->sk_type = SOCK_STREAM;
-	sk->sk_state = TCP_CLOSE;
-	sk->sk_destruct = san_sock_destruct;
-	ssk = san_sk(sk);
-	spin_lock_init(&ssk->state_lock);
-	INIT_LIST_HEAD(&ssk->accept_q);
-	INIT_LIST_HEAD(&ssk->accept_node);
-	sock_prot_inuse_add(net, &san_proto, 1);
+	san_sock_setup(sk);
 	return sk;
+}
+
+/*
+ * IPPROTO_SAN: socket(AF_INET or AF_INET6, SOCK_STREAM, IPPROTO_SAN) is an
+ * AF_SAN socket that the inet protocol switch creates (inet_create(),
+ * inet6_create()), as SCTP's and MPTCP's are: it reports AF_INET/AF_INET6
+ * addresses, so that a TCP program opts in by changing one argument.
+ * inet_create() initialises the inet_sock part (and inet6_create() the
+ * ipv6_pinfo at the object's end), then calls san_inet_init_sock(); the
+ * calls are AF_SAN's own (san_inet_ops), never the inet ones.
+ */
+struct san_sock6 {
+	struct san_sock ssk;
+	struct ipv6_pinfo inet6;	/* last: inet6_sk_generic() */
+};
+
+static int san_inet_init_sock(struct sock *sk)
+{
+	struct san_sock *ssk = san_sk(sk);
+
+	san_sock_setup(sk);
+	ssk->ipfam = sk->sk_family;
+	/* A TCP program expects TCP's answer to a signal (see af_san(7)). */
+	ssk->cancel_policy = SAN_CANCEL_PRESERVE;
+	return 0;
+}
+
+static struct proto san_inet_proto = {
+	.name = "SAN",
+	.owner = THIS_MODULE,
+	.obj_size = sizeof(struct san_sock),
+	.init = san_inet_init_sock,
+	.keepalive = san_proto_keepalive,
+};
+
+static struct proto san_inet6_proto = {
+	.name = "SANv6",
+	.owner = THIS_MODULE,
+	.obj_size = sizeof(struct san_sock6),
+	.init = san_inet_init_sock,
+	.keepalive = san_proto_keepalive,
+};
+
+static struct inet_protosw san_inet_protosw = {
+	.type = SOCK_STREAM,
+	.protocol = IPPROTO_SAN,
+	.prot = &san_inet_proto,
+	.ops = &san_inet_ops,
+};
+
+static struct inet_protosw san_inet6_protosw = {
+	.type = SOCK_STREAM,
+	.protocol = IPPROTO_SAN,
+	.prot = &san_inet6_proto,
+	.ops = &san_inet6_ops,
+};
+
+static int san_inet_register(void)
+{
+	int err;
+
+	err = proto_register(&san_inet_proto, 1);
+	if (err)
+		return err;
+	err = proto_register(&san_inet6_proto, 1);
+	if (err)
+		goto unregister_inet;
+	inet_register_protosw(&san_inet_protosw);
+	err = inet6_register_protosw(&san_inet6_protosw);
+	if (err)
+		goto unregister_protosw;
+	return 0;
+
+unregister_protosw:
+	inet_unregister_protosw(&san_inet_protosw);
+	proto_unregister(&san_inet6_proto);
+unregister_inet:
+	proto_unregister(&san_inet_proto);
+	return err;
+}
+
+static void san_inet_unregister(void)
+{
+	inet6_unregister_protosw(&san_inet6_protosw);
+	inet_unregister_protosw(&san_inet_protosw);
+	proto_unregister(&san_inet6_proto);
+	proto_unregister(&san_inet_proto);
 }
 
 static int san_create(struct net *net, struct socket *sock, int protocol,
@@ -131,9 +230,17 @@ struct san_sock *san_child_alloc(struct san_sock *lsk)
 	sk->sk_flags = lk->sk_flags & (BIT(SOCK_KEEPOPEN) | BIT(SOCK_LINGER));
 	sk->sk_lingertime = lk->sk_lingertime;
 	child->keepidle = READ_ONCE(lsk->keepidle);
+	/* As TCP's clone: the TCP options of the listener. */
+	child->nodelay = READ_ONCE(lsk->nodelay);
+	child->keepintvl = READ_ONCE(lsk->keepintvl);
+	child->keepcnt = READ_ONCE(lsk->keepcnt);
+	child->user_timeout = READ_ONCE(lsk->user_timeout);
 	child->cancel_policy = READ_ONCE(lsk->cancel_policy);
 	child->cancel_timeout_ms = READ_ONCE(lsk->cancel_timeout_ms);
 	child->zcopy_threshold = READ_ONCE(lsk->zcopy_threshold);
+	child->policy = READ_ONCE(lsk->policy);
+	child->tos = READ_ONCE(lsk->tos);
+	child->ipfam = lsk->ipfam;
 	child->half_open = 1;
 	sock_hold(lk);
 	child->parent = lsk;
@@ -257,9 +364,16 @@ static int __init af_san_init(void)
 		goto exit_providers;
 	}
 
-	pr_info("af_san: registered as socket family %d\n", san_family);
+	err = san_inet_register();
+	if (err)
+		goto unregister_family;
+
+	pr_info("af_san: registered as socket family %d and IPPROTO_SAN %d\n",
+		san_family, IPPROTO_SAN);
 	return 0;
 
+unregister_family:
+	sock_unregister(san_family);
 exit_providers:
 	san_providers_exit();
 exit_cancel:
@@ -273,6 +387,7 @@ unregister_proto:
 
 static void __exit af_san_exit(void)
 {
+	san_inet_unregister();
 	sock_unregister(san_family);
 	san_providers_exit();
 	san_cancel_exit();
@@ -286,3 +401,6 @@ module_exit(af_san_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("AF_SAN: TCP-grade byte streams over RDMA (Windows Sockets Direct model)");
 MODULE_ALIAS_NETPROTO(AF_SAN);
+/* socket(AF_INET or AF_INET6, SOCK_STREAM, IPPROTO_SAN) loads us too. */
+MODULE_ALIAS("net-pf-2-proto-261-type-1");
+MODULE_ALIAS("net-pf-10-proto-261-type-1");

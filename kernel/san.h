@@ -8,6 +8,8 @@
 
 #include <linux/socket.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <net/inet_sock.h>
 #include <net/sock.h>
 
 #include "san_provider.h"
@@ -15,10 +17,24 @@
 /**
  * struct san_sock - an AF_SAN socket
  * @sk: the generic socket; must stay first (sk_alloc() sizes by obj_size)
+ * @inet: the same, as the inet socket an IPPROTO_SAN socket also is
+ * @ipfam: IPPROTO_SAN: AF_INET or AF_INET6, the family whose addresses
+ *	it reports (children inherit it); 0 for an AF_SAN socket
  * @prov: the provider carrying this socket's connection, chosen once
  *	before the connection is established; NULL until then
  * @conn: the provider's per-connection state, owned by @prov; NULL once
  *	the switch handed it back with &san_provider.close
+ * @alt_conn: the TCP provider's handle while the socket holds its address
+ *	on TCP beside RDMA (@prov RDMA, bound or listening under
+ *	SAN_POLICY_PREFER_RDMA); socket lock
+ * @policy: SAN_POLICY; socket lock
+ * @fb_reason: SAN_FALLBACK_REASON of the connection
+ * @fb_armed: a connect() under SAN_POLICY_PREFER_RDMA is trying RDMA and
+ *	may still fall back to TCP; @state_lock
+ * @fb_go: the fallback is decided: the RDMA attempt's later events are
+ *	ignored until @fb_work replaced it; @state_lock
+ * @fb_work: the fallback (and its timeout, net.san.fallback_timeout_ms)
+ * @peer: the address connect() was given
  * @state_lock: guards sk->sk_state changes (san_set_state()), the accept
  *	queue of a listener and @parent of a child; taken with _bh
  * @accept_q: listener: established children not yet accepted
@@ -27,7 +43,17 @@
  *	reference on it; NULL otherwise
  * @local: the address bound or in use (AF_INET or AF_INET6)
  * @bound: @local was set by bind()
- * @keepidle: SAN_KEEPIDLE in seconds, 0 for net.ipv4.tcp_keepalive_time
+ * @keepidle: SAN_KEEPIDLE (or TCP_KEEPIDLE) in seconds, 0 for
+ *	net.ipv4.tcp_keepalive_time
+ * @nodelay: TCP_NODELAY; socket lock
+ * @cork: TCP_CORK; socket lock
+ * @keepintvl: TCP_KEEPINTVL, 0 for the sysctl; socket lock
+ * @keepcnt: TCP_KEEPCNT, 0 for the sysctl; socket lock
+ * @user_timeout: TCP_USER_TIMEOUT in ms, 0 for none; socket lock
+ * @v6only: IPV6_V6ONLY (net.ipv6.bindv6only at creation): an IPv6
+ *	wildcard takes no IPv4 peers; socket lock
+ * @tos: IP_TOS / IPV6_TCLASS: the traffic class of the connection (the
+ *	RDMA service type, the TCP socket's TOS); socket lock
  * @cancel_policy: SAN_CANCEL_POLICY (SAN_CANCEL_ABORT, SAN_CANCEL_PRESERVE)
  * @cancel_timeout_ms: SAN_CANCEL_TIMEOUT, 0 for net.san.cancel_timeout_ms
  * @zcopy_threshold: SAN_ZCOPY_THRESHOLD, 0 for net.san.zcopy_threshold
@@ -48,9 +74,20 @@
  *	Socket lock.
  */
 struct san_sock {
-	struct sock sk;
+	union {
+		struct sock sk;
+		struct inet_sock inet;	/* IPPROTO_SAN: inet_create()'s */
+	};
+	u16 ipfam;
 	const struct san_provider *prov;
 	void *conn;
+	void *alt_conn;
+	int policy;
+	int fb_reason;
+	bool fb_armed;
+	bool fb_go;
+	struct delayed_work fb_work;
+	struct sockaddr_storage peer;
 	spinlock_t state_lock;	/* see above */
 	struct list_head accept_q;
 	struct list_head accept_node;
@@ -58,6 +95,13 @@ struct san_sock {
 	struct sockaddr_storage local;
 	bool bound;
 	int keepidle;
+	bool nodelay;
+	bool cork;
+	int keepintvl;
+	int keepcnt;
+	int user_timeout;
+	bool v6only;
+	u8 tos;
 	int cancel_policy;
 	int cancel_timeout_ms;
 	int zcopy_threshold;
@@ -79,6 +123,8 @@ static inline struct san_sock *san_sk(const struct sock *sk)
 extern int san_family;
 
 /* san_cancel.c: which signals cancel, and the cancel timeout. */
+int san_default_policy(void);
+unsigned long san_fallback_timeout(void);
 bool san_cancel_pending(void);
 long san_cancel_timeout(const struct san_sock *ssk);
 u32 san_zcopy_threshold(const struct san_sock *ssk);
@@ -97,6 +143,11 @@ void san_cancel_exit(void);
  * @zc_sends: zero-copy exposures made since load (SRC_AVAIL sent)
  * @zc_reads: zero-copy reads made since load, straight into user pages
  * @zc_bounced: zero-copy reads made through a kernel buffer since load
+ * @tcp_conns: TCP provider handles (counted in @conns too)
+ * @rdma_estab: connections established over RDMA since load (each end)
+ * @tcp_estab: connections established over TCP since load (each end)
+ * @fallbacks: connections that went over TCP since load, by
+ *	SAN_FALLBACK_REASON
  */
 struct san_stats {
 	atomic_t conns;
@@ -110,11 +161,18 @@ struct san_stats {
 	atomic_t zc_sends;
 	atomic_t zc_reads;
 	atomic_t zc_bounced;
+	atomic_t tcp_conns;
+	atomic_long_t rdma_estab;
+	atomic_long_t tcp_estab;
+	atomic_long_t fallbacks[4];
 };
 
 extern struct san_stats san_stats;
 int san_stats_init(void);
 void san_stats_exit(void);
+
+/* san_stream.c: the fallback from RDMA to TCP (a socket's fb_work). */
+void san_fallback_work(struct work_struct *work);
 
 /* af_san.c: socket life cycle. */
 struct san_sock *san_child_alloc(struct san_sock *listener);
@@ -126,15 +184,28 @@ void san_child_drop(struct san_sock *child);
 bool san_set_state(struct san_sock *ssk, int state);
 void san_established(struct san_sock *ssk);
 void san_conn_error(struct san_sock *ssk, int err);
+void san_conn_fallback(struct san_sock *ssk, int reason);
 void san_peer_fin(struct san_sock *ssk);
 void san_wake_rx(struct san_sock *ssk);
 void san_wake_tx(struct san_sock *ssk);
 void san_wake_zc(struct san_sock *ssk);
 
+/* san_tcpopt.c: level SOL_TCP. */
+int san_tcpopt_set(struct san_sock *ssk, int optname, sockptr_t optval,
+		   unsigned int optlen);
+int san_tcpopt_get(struct san_sock *ssk, int optname, char __user *optval,
+		   int __user *optlen);
+int san_ipopt_set(struct san_sock *ssk, int level, int optname,
+		  sockptr_t optval, unsigned int optlen);
+int san_ipopt_get(struct san_sock *ssk, int level, int optname,
+		  char __user *optval, int __user *optlen);
+
 int san_addr_from_user(struct sockaddr *uaddr, int len,
 		       struct sockaddr_storage *out);
 
 extern const struct proto_ops san_stream_ops;
+extern const struct proto_ops san_inet_ops;
+extern const struct proto_ops san_inet6_ops;
 int san_stream_release(struct socket *sock);
 void san_listener_flush(struct san_sock *lsk);
 

@@ -28,7 +28,36 @@ static int san_cancel_timeout_max = 600000;
  */
 static int san_zcopy_threshold_bytes = 65536;
 
+/* Default for SAN_POLICY (SAN_POLICY_PREFER_RDMA...). */
+static int san_policy_default;
+static int san_policy_max = SAN_POLICY_TCP_ONLY;
+
+/*
+ * How long a connect() under SAN_POLICY_PREFER_RDMA waits for the RDMA
+ * attempt before it goes over TCP (a peer host without RDMA never answers).
+ */
+static int san_fallback_timeout_ms = 3000;
+static int san_fallback_timeout_min = 100;
+
 static struct ctl_table san_sysctl_table[] = {
+	{
+		.procname = "policy",
+		.data = &san_policy_default,
+		.maxlen = sizeof(int),
+		.mode = 0644,
+		.proc_handler = proc_dointvec_minmax,
+		.extra1 = SYSCTL_ZERO,
+		.extra2 = &san_policy_max,
+	},
+	{
+		.procname = "fallback_timeout_ms",
+		.data = &san_fallback_timeout_ms,
+		.maxlen = sizeof(int),
+		.mode = 0644,
+		.proc_handler = proc_dointvec_minmax,
+		.extra1 = &san_fallback_timeout_min,
+		.extra2 = &san_cancel_timeout_max,
+	},
 	{
 		.procname = "cancel_timeout_ms",
 		.data = &san_cancel_timeout_ms,
@@ -86,6 +115,18 @@ bool san_cancel_pending(void)
 	}
 	spin_unlock_irq(&sh->siglock);
 	return cancel;
+}
+
+/* SAN_POLICY of a new socket: net.san.policy. */
+int san_default_policy(void)
+{
+	return READ_ONCE(san_policy_default);
+}
+
+/* net.san.fallback_timeout_ms, in jiffies. */
+unsigned long san_fallback_timeout(void)
+{
+	return msecs_to_jiffies(READ_ONCE(san_fallback_timeout_ms));
 }
 
 /**

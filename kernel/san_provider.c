@@ -52,14 +52,3 @@ void san_providers_exit(void)
 	for (i = ARRAY_SIZE(san_providers) - 1; i >= 0; i--)
 		san_providers[i]->exit();
 }
-
-/**
- * san_provider_default - the provider new connections use
- *
- * The RDMA provider carries every connection today; the choice of TCP for
- * destinations without an RDMA path lands with the TCP provider.
- */
-const struct san_provider *san_provider_default(void)
-{
-	return &san_rdma_provider;
-}

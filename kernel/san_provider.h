@@ -104,6 +104,13 @@ struct san_zc {
  *	from a provider event.
  * @keepalive: SO_KEEPALIVE was set or cleared on an established
  *	connection.  Optional; socket lock held.
+ * @tcp_opts: the socket's TCP options (TCP_NODELAY, TCP_CORK, keepalive,
+ *	TCP_USER_TIMEOUT: the san_sock fields) were set: apply them to the
+ *	connection.  Optional; socket lock held.
+ * @tcp_getsockopt: answer a getsockopt(SOL_TCP) the provider knows
+ *	better than the switch (TCP_INFO, TCP_CONGESTION) for an
+ *	established connection, straight to user memory.  -ENOPROTOOPT:
+ *	the switch answers.  Optional; socket lock held.
  * @close: the switch lets go of the connection: gracefully (@abort false:
  *	deliver what was taken, end the stream, then release) or abortively
  *	(the peer sees a reset at once).  Never fails; the provider releases
@@ -137,6 +144,9 @@ struct san_provider {
 	void (*abort)(struct san_sock *ssk);
 	void (*reset)(struct san_sock *ssk);
 	void (*keepalive)(struct san_sock *ssk);
+	void (*tcp_opts)(struct san_sock *ssk);
+	int (*tcp_getsockopt)(struct san_sock *ssk, int optname,
+			      char __user *optval, int __user *optlen);
 	void (*close)(struct san_sock *ssk, bool abort);
 };
 
@@ -145,6 +155,5 @@ extern const struct san_provider san_tcp_provider;
 
 int san_providers_init(void);
 void san_providers_exit(void);
-const struct san_provider *san_provider_default(void);
 
 #endif /* _SAN_PROVIDER_H */

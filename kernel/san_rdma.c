@@ -22,10 +22,12 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/tcp.h>
 #include <linux/wait_bit.h>
 #include <rdma/ib_cm.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
+#include <uapi/linux/san.h>
 
 #include "san_rdma.h"
 
@@ -651,8 +653,13 @@ reject:
 	return -ECONNREFUSED;
 }
 
-/* Say why an AF_SAN listener refused us, when it says. */
-static void san_rdma_log_reject(struct rdma_cm_id *id,
+/*
+ * Say why an AF_SAN listener refused us, when it says.  Returns whether
+ * the reject came from an AF_SAN listener at all: without one there (the
+ * CM's own reject, no AF_SAN reject data) the peer may still take the
+ * connection over TCP.
+ */
+static bool san_rdma_log_reject(struct rdma_cm_id *id,
 				struct rdma_cm_event *ev)
 {
 	const struct san_reject *rej;
@@ -660,11 +667,13 @@ static void san_rdma_log_reject(struct rdma_cm_id *id,
 
 	/* NULL unless the listener rejected us itself. */
 	rej = rdma_consumer_reject_data(id, ev, &len);
-	if (rej && len >= sizeof(*rej) &&
-	    be32_to_cpu(rej->magic) == SAN_WIRE_MAGIC &&
-	    be16_to_cpu(rej->reason) == SAN_REJ_VERSION)
+	if (!rej || len < sizeof(*rej) ||
+	    be32_to_cpu(rej->magic) != SAN_WIRE_MAGIC)
+		return false;
+	if (be16_to_cpu(rej->reason) == SAN_REJ_VERSION)
 		pr_info_ratelimited("af_san: peer refused our protocol version %u (it speaks %u)\n",
 				    SAN_WIRE_VERSION, be16_to_cpu(rej->version));
+	return true;
 }
 
 /* Connection events of a connecting or connected id. */
@@ -679,8 +688,10 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
 		san_rdma_save_addrs(conn);
-		if (rdma_resolve_route(conn->id, SAN_RESOLVE_TIMEOUT_MS))
+		if (rdma_resolve_route(conn->id, SAN_RESOLVE_TIMEOUT_MS)) {
+			san_conn_fallback(ssk, SAN_FALLBACK_NO_PATH);
 			err = EHOSTUNREACH;
+		}
 		break;
 	case RDMA_CM_EVENT_ROUTE_RESOLVED:
 		ret = san_rdma_setup_qp(conn);
@@ -713,16 +724,22 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 			san_rdma_ka_arm(conn, HZ);
 		break;
 	case RDMA_CM_EVENT_REJECTED:
-		san_rdma_log_reject(conn->id, ev);
+		/* No AF_SAN listener there: perhaps a TCP one (fallback). */
+		if (!san_rdma_log_reject(conn->id, ev))
+			san_conn_fallback(ssk, SAN_FALLBACK_REFUSED);
 		err = ECONNREFUSED;
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:
+		san_conn_fallback(ssk, SAN_FALLBACK_NO_PATH);
 		err = EHOSTUNREACH;
 		break;
 	case RDMA_CM_EVENT_UNREACHABLE:
 	case RDMA_CM_EVENT_CONNECT_ERROR:
 		err = ev->status == -ETIMEDOUT ? ETIMEDOUT : ECONNREFUSED;
+		/* A host without RDMA never answers the CM. */
+		if (err == ETIMEDOUT)
+			san_conn_fallback(ssk, SAN_FALLBACK_TIMEOUT);
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 		/*
@@ -801,9 +818,9 @@ static int san_rdma_bind(struct san_sock *ssk)
 	conn = ssk->conn;
 	if (ssk->sk.sk_reuse)
 		rdma_set_reuseaddr(conn->id, 1);
-	/* Accept IPv4-mapped peers on an IPv6 wildcard, as TCP does. */
+	/* IPv4 peers on an IPv6 wildcard, as TCP, unless IPV6_V6ONLY. */
 	if (ssk->local.ss_family == AF_INET6)
-		rdma_set_afonly(conn->id, 0);
+		rdma_set_afonly(conn->id, ssk->v6only);
 	err = rdma_bind_addr(conn->id, (struct sockaddr *)&ssk->local);
 	if (err == -EADDRNOTAVAIL || err == -ENODEV)
 		err = -EADDRNOTAVAIL;
@@ -870,6 +887,9 @@ static int san_rdma_connect(struct san_sock *ssk,
 	conn = ssk->conn;
 	if (!san_rdma_get(conn))
 		return -ENETDOWN;
+	/* IP_TOS / IPV6_TCLASS: RoCE carries it in the packets' headers. */
+	if (ssk->tos)
+		rdma_set_service_type(conn->id, ssk->tos);
 	err = rdma_resolve_addr(conn->id,
 				ssk->bound ? (struct sockaddr *)&ssk->local :
 					     NULL,
@@ -1007,6 +1027,47 @@ static void san_rdma_exit(void)
 	destroy_workqueue(san_rdma_wq);
 }
 
+/* TCP_NODELAY or TCP_CORK changed: a cork they no longer hold goes. */
+static void san_rdma_tcp_opts(struct san_sock *ssk)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	spin_lock_bh(&conn->lock);
+	if (!conn->broken)
+		san_rdma_tx_control(conn);
+	spin_unlock_bh(&conn->lock);
+}
+
+/* TCP_INFO: what has a meaning on an RDMA connection; the rest zero. */
+static int san_rdma_tcp_getsockopt(struct san_sock *ssk, int optname,
+				   char __user *optval, int __user *optlen)
+{
+	struct san_rconn *conn = ssk->conn;
+	struct tcp_info info = {};
+	int len;
+
+	if (optname != TCP_INFO)
+		return -ENOPROTOOPT;
+	if (get_user(len, optlen))
+		return -EFAULT;
+	info.tcpi_state = READ_ONCE(ssk->sk.sk_state);
+	info.tcpi_snd_mss = SAN_PAYLOAD_MAX;
+	info.tcpi_rcv_mss = SAN_PAYLOAD_MAX;
+	info.tcpi_advmss = SAN_PAYLOAD_MAX;
+	spin_lock_bh(&conn->lock);
+	/* Messages in flight, and the peer's receive buffers we may fill. */
+	info.tcpi_unacked = conn->tx_data_inflight;
+	info.tcpi_snd_cwnd = conn->credits;
+	info.tcpi_rcv_space = conn->rbuf_count * SAN_PAYLOAD_MAX;
+	info.tcpi_snd_wnd = conn->peer_rbuf_count * SAN_PAYLOAD_MAX;
+	info.tcpi_notsent_bytes = conn->tx_cork ? conn->tx_cork->len : 0;
+	spin_unlock_bh(&conn->lock);
+	len = min_t(unsigned int, max(len, 0), sizeof(info));
+	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+		return -EFAULT;
+	return 0;
+}
+
 const struct san_provider san_rdma_provider = {
 	.name = "rdma",
 	.init = san_rdma_init,
@@ -1029,5 +1090,7 @@ const struct san_provider san_rdma_provider = {
 	.abort = san_rdma_abort,
 	.reset = san_rdma_reset,
 	.keepalive = san_rdma_keepalive,
+	.tcp_opts = san_rdma_tcp_opts,
+	.tcp_getsockopt = san_rdma_tcp_getsockopt,
 	.close = san_rdma_close,
 };

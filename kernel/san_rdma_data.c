@@ -492,8 +492,13 @@ void san_rdma_tx_control(struct san_rconn *conn)
 	struct san_tbuf *tb;
 
 	lockdep_assert_held(&conn->lock);
-	/* Corked data goes once nothing is in flight, and before a FIN. */
-	if (conn->tx_cork && (!conn->tx_data_inflight || conn->fin_pending))
+	/*
+	 * Corked data goes once nothing is in flight (unless TCP_CORK holds
+	 * it), and before a FIN.
+	 */
+	if (conn->tx_cork &&
+	    ((!conn->tx_data_inflight && !READ_ONCE(conn->ssk->cork)) ||
+	     conn->fin_pending))
 		san_rdma_tx_uncork(conn);
 	if (conn->rd_done) {
 		if (!san_rdma_tx_be32(conn, SAN_MSG_RD_DONE, conn->rd_done))
@@ -869,7 +874,7 @@ static void san_rdma_tx_recork(struct san_rconn *conn, struct san_tbuf *tb)
 {
 	lockdep_assert_held(&conn->lock);
 	conn->tx_cork = tb;
-	if (!conn->tx_data_inflight)
+	if (!conn->tx_data_inflight && !READ_ONCE(conn->ssk->cork))
 		san_rdma_tx_uncork(conn);
 }
 
@@ -878,7 +883,9 @@ static void san_rdma_tx_recork(struct san_rconn *conn, struct san_tbuf *tb)
  * as SMC-R's: while DATA is in flight a message that is not full waits
  * in @tx_cork, and later writes join it; the completion of the last DATA
  * in flight posts it.  A lone write goes out at once, so a ping-pong pays
- * nothing, and small writes in a stream fill whole buffers.
+ * nothing, and small writes in a stream fill whole buffers.  TCP_NODELAY
+ * turns autocorking off; TCP_CORK holds a buffer that is not full until
+ * it is cleared (or a FIN comes), whatever is in flight.
  */
 static int san_rdma_do_sendmsg(struct san_rconn *conn,
 			       struct msghdr *msg, size_t len)
@@ -925,7 +932,9 @@ static int san_rdma_do_sendmsg(struct san_rconn *conn,
 	}
 	tb->len = off + n;
 	conn->tx_bytes += n;
-	if (tb->len < SAN_PAYLOAD_MAX && conn->tx_data_inflight) {
+	if (tb->len < SAN_PAYLOAD_MAX &&
+	    ((conn->tx_data_inflight && !READ_ONCE(conn->ssk->nodelay)) ||
+	     READ_ONCE(conn->ssk->cork))) {
 		conn->tx_cork = tb;
 		spin_unlock_bh(&conn->lock);
 		return n;

@@ -8,6 +8,8 @@
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
 
+#include <uapi/linux/san.h>
+
 #include "san.h"
 
 struct san_stats san_stats;
@@ -28,6 +30,17 @@ static int san_stats_show(struct seq_file *seq, void *v)
 		   atomic_read(&san_stats.zc_bounced));
 	seq_printf(seq, "busy_poll_hits %ld\n",
 		   atomic_long_read(&san_stats.busy_poll_hits));
+	seq_printf(seq, "tcp_conns %d\n", atomic_read(&san_stats.tcp_conns));
+	seq_printf(seq, "rdma_estab %ld\n",
+		   atomic_long_read(&san_stats.rdma_estab));
+	seq_printf(seq, "tcp_estab %ld\n",
+		   atomic_long_read(&san_stats.tcp_estab));
+	seq_printf(seq, "fallback_no_path %ld\n",
+		   atomic_long_read(&san_stats.fallbacks[SAN_FALLBACK_NO_PATH]));
+	seq_printf(seq, "fallback_refused %ld\n",
+		   atomic_long_read(&san_stats.fallbacks[SAN_FALLBACK_REFUSED]));
+	seq_printf(seq, "fallback_timeout %ld\n",
+		   atomic_long_read(&san_stats.fallbacks[SAN_FALLBACK_TIMEOUT]));
 	return 0;
 }
 

@@ -79,6 +79,127 @@ static void san_accept_enqueue(struct san_sock *child)
 	}
 }
 
+/* A connect() error that says the address has no RDMA path at all. */
+static bool san_no_path_error(int err)
+{
+	return err == EHOSTUNREACH || err == ENETUNREACH ||
+	       err == EADDRNOTAVAIL || err == ENODEV;
+}
+
+/**
+ * san_conn_fallback - an RDMA attempt found no RDMA path to its peer
+ * @ssk: the connecting socket
+ * @reason: SAN_FALLBACK_NO_PATH, _REFUSED (no AF_SAN listener there) or
+ *	_TIMEOUT (no answer)
+ *
+ * Said by the RDMA provider before it reports the failure with
+ * san_conn_error().  When the socket may fall back to TCP (its connect()
+ * armed it), the fallback is decided here and fb_work carries it out; the
+ * abandoned attempt's events are swallowed from now on.  Otherwise
+ * nothing happens and the failure is the connect()'s.
+ *
+ * Context: any.
+ */
+void san_conn_fallback(struct san_sock *ssk, int reason)
+{
+	spin_lock_bh(&ssk->state_lock);
+	if (!ssk->fb_go && ssk->fb_armed && ssk->sk.sk_state == TCP_SYN_SENT) {
+		ssk->fb_armed = false;
+		ssk->fb_go = true;
+		ssk->fb_reason = reason;
+		mod_delayed_work(system_wq, &ssk->fb_work, 0);
+	}
+	spin_unlock_bh(&ssk->state_lock);
+}
+
+/* The socket is between a decided fallback and its TCP attempt. */
+static bool san_fallback_pending(struct san_sock *ssk)
+{
+	bool go;
+
+	spin_lock_bh(&ssk->state_lock);
+	go = ssk->fb_go;
+	spin_unlock_bh(&ssk->state_lock);
+	return go;
+}
+
+/*
+ * Replace the RDMA attempt by a TCP one to the same peer: the provider is
+ * chosen again before any connection exists, never switched under one.
+ * Process context, socket lock held, fb_go set.
+ */
+static void san_fallback_run(struct san_sock *ssk)
+{
+	int err;
+
+	/* The RDMA attempt goes, with everything it holds. */
+	if (ssk->conn)
+		ssk->prov->reset(ssk);
+	WRITE_ONCE(ssk->prov, &san_tcp_provider);
+	/* A bound socket's TCP side holds its address already. */
+	if (ssk->alt_conn) {
+		WRITE_ONCE(ssk->conn, ssk->alt_conn);
+		ssk->alt_conn = NULL;
+	}
+	atomic_long_inc(&san_stats.fallbacks[ssk->fb_reason]);
+	spin_lock_bh(&ssk->state_lock);
+	ssk->fb_go = false;
+	spin_unlock_bh(&ssk->state_lock);
+	err = ssk->prov->connect(ssk, &ssk->peer);
+	if (err)
+		san_conn_error(ssk, -err);
+}
+
+/**
+ * san_fallback_work - an RDMA attempt failed or timed out: go over TCP
+ * @work: the socket's fb_work
+ *
+ * Queued at connect() with net.san.fallback_timeout_ms as its delay, and
+ * at once by san_fallback_claim().  close() disarms it and waits for it.
+ *
+ * Context: process context (work queue); takes the socket lock.
+ */
+void san_fallback_work(struct work_struct *work)
+{
+	struct san_sock *ssk = container_of(to_delayed_work(work),
+					    struct san_sock, fb_work);
+	struct sock *sk = &ssk->sk;
+	bool go;
+
+	lock_sock(sk);
+	spin_lock_bh(&ssk->state_lock);
+	if (ssk->fb_armed) {
+		/* The timeout: no answer over RDMA in time. */
+		ssk->fb_armed = false;
+		if (sk->sk_state == TCP_SYN_SENT) {
+			ssk->fb_go = true;
+			ssk->fb_reason = SAN_FALLBACK_TIMEOUT;
+		}
+	}
+	go = ssk->fb_go;
+	if (go && (sk->sk_state != TCP_SYN_SENT || ssk->aborted)) {
+		/* Cancelled or closed meanwhile. */
+		ssk->fb_go = false;
+		go = false;
+	}
+	spin_unlock_bh(&ssk->state_lock);
+	if (go)
+		san_fallback_run(ssk);
+	release_sock(sk);
+}
+
+/* Stop any fallback for good (close()); no socket lock held. */
+static void san_fallback_stop(struct san_sock *ssk)
+{
+	spin_lock_bh(&ssk->state_lock);
+	ssk->fb_armed = false;
+	spin_unlock_bh(&ssk->state_lock);
+	cancel_delayed_work_sync(&ssk->fb_work);
+	spin_lock_bh(&ssk->state_lock);
+	ssk->fb_go = false;
+	spin_unlock_bh(&ssk->state_lock);
+}
+
 /**
  * san_established - the provider's connection is up
  * @ssk: the connecting socket, or a listener's child
@@ -88,9 +209,20 @@ static void san_accept_enqueue(struct san_sock *child)
 void san_established(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
+	bool ok;
 
-	if (!san_set_state(ssk, TCP_ESTABLISHED))
+	spin_lock_bh(&ssk->state_lock);
+	/* An RDMA attempt abandoned for TCP connects no more. */
+	ok = !ssk->fb_go && (san_next[sk->sk_state] & TCPF_ESTABLISHED);
+	if (ok) {
+		sk->sk_state = TCP_ESTABLISHED;
+		ssk->fb_armed = false;
+	}
+	spin_unlock_bh(&ssk->state_lock);
+	if (!ok)
 		return;
+	atomic_long_inc(ssk->prov == &san_tcp_provider ? &san_stats.tcp_estab :
+			&san_stats.rdma_estab);
 	WRITE_ONCE(ssk->was_established, true);
 	if (san_child_leave_synq(ssk)) {
 		san_accept_enqueue(ssk);
@@ -119,6 +251,9 @@ void san_conn_error(struct san_sock *ssk, int err)
 		san_child_drop(ssk);
 		return;
 	}
+	/* The abandoned RDMA attempt's end: TCP takes over. */
+	if (san_fallback_pending(ssk))
+		return;
 
 	if (sk->sk_state == TCP_CLOSE && !err)
 		return;
@@ -288,14 +423,16 @@ static void san_sock_sync(struct socket *sock)
  * socket whose connect() failed; when that fails (another socket took the
  * port meanwhile), the next listen() or connect() tries again.
  */
+static int san_bind_providers(struct san_sock *ssk);
+static void san_unbind_providers(struct san_sock *ssk);
+
 static void san_conn_failed(struct san_sock *ssk)
 {
 	if (READ_ONCE(ssk->was_established) || ssk->zc_inflight)
 		return;
-	if (ssk->conn)
-		ssk->prov->reset(ssk);
+	san_unbind_providers(ssk);
 	if (ssk->bound)
-		ssk->prov->bind(ssk);
+		san_bind_providers(ssk);
 }
 
 /* A bound socket whose address is not held (see above): bind it again. */
@@ -303,7 +440,89 @@ static int san_rebind(struct san_sock *ssk)
 {
 	if (!ssk->bound || ssk->conn)
 		return 0;
-	return ssk->prov->bind(ssk);
+	return san_bind_providers(ssk);
+}
+
+/* The provider a connection starts on under @ssk's policy. */
+static const struct san_provider *san_policy_provider(struct san_sock *ssk)
+{
+	if (ssk->policy == SAN_POLICY_TCP_ONLY)
+		return &san_tcp_provider;
+	return &san_rdma_provider;
+}
+
+static __be16 san_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)addr)->sin6_port;
+	return ((const struct sockaddr_in *)addr)->sin_port;
+}
+
+/*
+ * Hand back the address held on every provider.  Socket lock held.  The
+ * TCP side of a socket bound on both goes first, while @prov still names
+ * RDMA (the TCP provider's reset then takes alt_conn).
+ */
+static void san_unbind_providers(struct san_sock *ssk)
+{
+	if (ssk->alt_conn)
+		san_tcp_provider.reset(ssk);
+	if (ssk->conn)
+		ssk->prov->reset(ssk);
+}
+
+/*
+ * Hold @ssk->local on every provider the policy may use (as TCP, port 0
+ * picks one, the same on both): RDMA first, then TCP beside it under
+ * SAN_POLICY_PREFER_RDMA.  An address no RDMA device serves is held on
+ * TCP alone (fallback NO_PATH).  Socket lock held.
+ */
+static int san_bind_providers(struct san_sock *ssk)
+{
+	struct sockaddr_storage want = ssk->local;
+	int tries = san_port(&want) ? 1 : 16;
+	int err;
+
+	if (ssk->policy == SAN_POLICY_TCP_ONLY) {
+		ssk->prov = &san_tcp_provider;
+		return ssk->prov->bind(ssk);
+	}
+	do {
+		ssk->local = want;
+		ssk->prov = &san_rdma_provider;
+		err = ssk->prov->bind(ssk);
+		if (err == -EADDRNOTAVAIL &&
+		    ssk->policy == SAN_POLICY_PREFER_RDMA) {
+			ssk->local = want;
+			ssk->prov = &san_tcp_provider;
+			err = ssk->prov->bind(ssk);
+			if (!err)
+				ssk->fb_reason = SAN_FALLBACK_NO_PATH;
+			return err;
+		}
+		if (err || ssk->policy == SAN_POLICY_RDMA_ONLY)
+			return err;
+		/* The port RDMA picked must be free on TCP as well. */
+		err = san_tcp_provider.bind(ssk);
+		if (!err)
+			return 0;
+		ssk->prov->reset(ssk);
+	} while (err == -EADDRINUSE && --tries);
+	ssk->local = want;
+	return err;
+}
+
+/*
+ * An address from user space for @ssk: an IPPROTO_SAN socket takes its own
+ * family only, as a TCP socket of that family does.
+ */
+static int san_addr_get(struct san_sock *ssk, struct sockaddr *uaddr,
+			int len, struct sockaddr_storage *out)
+{
+	if (ssk->ipfam && len >= (int)sizeof(uaddr->sa_family) &&
+	    uaddr->sa_family != ssk->ipfam)
+		return -EAFNOSUPPORT;
+	return san_addr_from_user(uaddr, len, out);
 }
 
 static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
@@ -313,7 +532,7 @@ static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	struct sockaddr_storage addr;
 	int err;
 
-	err = san_addr_from_user(uaddr, len, &addr);
+	err = san_addr_get(san_sk(sock->sk), uaddr, len, &addr);
 	if (err)
 		return err;
 	lock_sock(sk);
@@ -324,15 +543,14 @@ static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	if (ssk->bound || sk->sk_state != TCP_CLOSE || ssk->conn ||
 	    sock->state != SS_UNCONNECTED)
 		goto out;
-	ssk->prov = san_provider_default();
 	ssk->local = addr;
-	err = ssk->prov->bind(ssk);
+	ssk->fb_reason = SAN_FALLBACK_NONE;
+	err = san_bind_providers(ssk);
 	if (!err) {
 		ssk->bound = true;
 	} else {
 		/* As TCP: a failed bind() leaves the socket as it was. */
-		if (ssk->conn)
-			ssk->prov->reset(ssk);
+		san_unbind_providers(ssk);
 		memset(&ssk->local, 0, sizeof(ssk->local));
 	}
 out:
@@ -365,12 +583,11 @@ static int san_listen(struct socket *sock, int backlog)
 		/* As TCP: listen() on an unbound socket takes any port. */
 		struct sockaddr_in any = { .sin_family = AF_INET };
 
-		ssk->prov = san_provider_default();
 		memcpy(&ssk->local, &any, sizeof(any));
-		err = ssk->prov->bind(ssk);
+		ssk->fb_reason = SAN_FALLBACK_NONE;
+		err = san_bind_providers(ssk);
 		if (err) {
-			if (ssk->conn)
-				ssk->prov->reset(ssk);
+			san_unbind_providers(ssk);
 			memset(&ssk->local, 0, sizeof(ssk->local));
 			goto out;
 		}
@@ -385,7 +602,15 @@ static int san_listen(struct socket *sock, int backlog)
 		goto out;
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
 	err = ssk->prov->listen(ssk, backlog);
-	if (!err && !san_set_state(ssk, TCP_LISTEN))
+	/* Plain TCP clients too, on the same port. */
+	if (!err && ssk->alt_conn)
+		err = san_tcp_provider.listen(ssk, backlog);
+	if (err) {
+		/* Nothing listens; the next listen() binds again. */
+		san_unbind_providers(ssk);
+		goto out;
+	}
+	if (!san_set_state(ssk, TCP_LISTEN))
 		err = -EINVAL;
 out:
 	release_sock(sk);
@@ -456,6 +681,41 @@ static int san_cancel_result(struct san_sock *ssk, bool cancel,
 	return err;
 }
 
+/*
+ * Start the connection to @ssk->peer on the provider the policy and the
+ * bound address chose.  An RDMA attempt that may still fall back to TCP is
+ * bounded by net.san.fallback_timeout_ms; one that cannot even start for
+ * want of an RDMA path goes over TCP at once.  Socket lock held.
+ */
+static int san_connect_start(struct san_sock *ssk)
+{
+	bool may_fall = ssk->prov == &san_rdma_provider &&
+			ssk->policy == SAN_POLICY_PREFER_RDMA;
+	int err, reason;
+
+	if (may_fall) {
+		spin_lock_bh(&ssk->state_lock);
+		ssk->fb_armed = true;
+		mod_delayed_work(system_wq, &ssk->fb_work,
+				 san_fallback_timeout());
+		spin_unlock_bh(&ssk->state_lock);
+	}
+	err = ssk->prov->connect(ssk, &ssk->peer);
+	if (!err || !may_fall)
+		return err;
+	reason = san_no_path_error(-err) ? SAN_FALLBACK_NO_PATH : 0;
+	spin_lock_bh(&ssk->state_lock);
+	ssk->fb_armed = false;
+	ssk->fb_go = reason != 0;
+	ssk->fb_reason = reason;
+	spin_unlock_bh(&ssk->state_lock);
+	/* A queued fb_work finds nothing armed and does nothing. */
+	if (!reason)
+		return err;
+	san_fallback_run(ssk);
+	return 0;
+}
+
 static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		       int flags)
 {
@@ -467,7 +727,7 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	long timeo;
 	int err;
 
-	err = san_addr_from_user(uaddr, len, &addr);
+	err = san_addr_get(san_sk(sock->sk), uaddr, len, &addr);
 	if (err)
 		return err;
 
@@ -495,14 +755,18 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 			WRITE_ONCE(sk->sk_err, 0);
 			WRITE_ONCE(sk->sk_shutdown, 0);
 		}
-		ssk->prov = san_provider_default();
+		if (!ssk->bound) {
+			ssk->prov = san_policy_provider(ssk);
+			ssk->fb_reason = SAN_FALLBACK_NONE;
+		}
 		err = san_rebind(ssk);
 		if (err)
 			goto out;
 		err = -EISCONN;
 		if (!san_set_state(ssk, TCP_SYN_SENT))
 			goto out;
-		err = ssk->prov->connect(ssk, &addr);
+		ssk->peer = addr;
+		err = san_connect_start(ssk);
 		if (err) {
 			san_set_state(ssk, TCP_CLOSE);
 			san_conn_failed(ssk);
@@ -644,6 +908,13 @@ static int san_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 			len = ssk->prov->getname(ssk, &addr, true);
 	} else if (ssk->conn) {
 		len = ssk->prov->getname(ssk, &addr, false);
+	} else if (ssk->ipfam == AF_INET6) {
+		/* Unbound: the wildcard of the socket's family, as TCP. */
+		struct sockaddr_in6 any = { .sin6_family = AF_INET6 };
+
+		memset(&addr, 0, sizeof(addr));
+		memcpy(&addr, &any, sizeof(any));
+		len = sizeof(any);
 	} else {
 		/* Unbound: the IPv4 wildcard, as TCP answers. */
 		struct sockaddr_in any = { .sin_family = AF_INET };
@@ -653,6 +924,18 @@ static int san_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 		len = sizeof(any);
 	}
 	release_sock(sk);
+	/* An IPPROTO_SAN IPv6 socket shows IPv4 ends mapped, as TCP. */
+	if (len > 0 && ssk->ipfam == AF_INET6 && addr.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&addr;
+		struct sockaddr_in6 sin6 = {
+			.sin6_family = AF_INET6,
+			.sin6_port = sin->sin_port,
+		};
+
+		ipv6_addr_set_v4mapped(sin->sin_addr.s_addr, &sin6.sin6_addr);
+		memcpy(&addr, &sin6, sizeof(sin6));
+		len = sizeof(sin6);
+	}
 	if (len > 0)
 		memcpy(uaddr, &addr, len);
 	return len;
@@ -985,13 +1268,20 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 static bool san_rx_wakes(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
-	bool ret;
+	bool ret, established;
 
 	rcu_read_lock();
+	/*
+	 * The provider is asked only once established: a connecting
+	 * socket's provider may still change (fallback to TCP).  Acquire:
+	 * pairs with the state_lock unlock that made it ESTABLISHED after
+	 * @prov and @conn were set.
+	 */
+	established = smp_load_acquire(&sk->sk_state) == TCP_ESTABLISHED;
 	ret = READ_ONCE(sk->sk_err) || san_rx_eof(ssk) ||
 	      READ_ONCE(sk->sk_state) == TCP_CLOSE ||
-	      (!READ_ONCE(ssk->rx_zc_busy) && READ_ONCE(ssk->conn) &&
-	       san_rx_ready(ssk));
+	      (established && !READ_ONCE(ssk->rx_zc_busy) &&
+	       READ_ONCE(ssk->conn) && san_rx_ready(ssk));
 	rcu_read_unlock();
 	return ret;
 }
@@ -1218,6 +1508,8 @@ int san_stream_release(struct socket *sock)
 		return 0;
 	ssk = san_sk(sk);
 
+	/* No fallback starts a connection for a closed socket. */
+	san_fallback_stop(ssk);
 	lock_sock(sk);
 	/* A listener stopped by an error (ENETDOWN) keeps its queue: flush. */
 	san_listener_flush(ssk);
@@ -1246,6 +1538,9 @@ int san_stream_release(struct socket *sock)
 	 */
 	if (listener && ssk->conn)
 		ssk->prov->reset(ssk);
+	/* The TCP side of an address also held on RDMA. */
+	if (ssk->alt_conn)
+		san_tcp_provider.reset(ssk);
 	release_sock(sk);
 
 	if (ssk->conn)
@@ -1278,6 +1573,10 @@ static int san_setsockopt(struct socket *sock, int level, int optname,
 	struct san_sock *ssk = san_sk(sock->sk);
 	int val;
 
+	if (level == SOL_TCP)
+		return san_tcpopt_set(ssk, optname, optval, optlen);
+	if (level == SOL_IP || level == SOL_IPV6)
+		return san_ipopt_set(ssk, level, optname, optval, optlen);
 	if (level != SOL_SAN)
 		return -ENOPROTOOPT;
 	if (optlen < sizeof(int))
@@ -1305,6 +1604,17 @@ static int san_setsockopt(struct socket *sock, int level, int optname,
 			return -EINVAL;
 		WRITE_ONCE(ssk->zcopy_threshold, val);
 		return 0;
+	case SAN_POLICY:
+		if (val < SAN_POLICY_PREFER_RDMA || val > SAN_POLICY_TCP_ONLY)
+			return -EINVAL;
+		/* Read by bind(), listen() and connect(), under the lock. */
+		lock_sock(sock->sk);
+		ssk->policy = val;
+		release_sock(sock->sk);
+		return 0;
+	case SAN_PROVIDER:
+	case SAN_FALLBACK_REASON:
+		return -EPERM;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -1316,6 +1626,10 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
 	struct san_sock *ssk = san_sk(sock->sk);
 	int val, len;
 
+	if (level == SOL_TCP)
+		return san_tcpopt_get(ssk, optname, optval, optlen);
+	if (level == SOL_IP || level == SOL_IPV6)
+		return san_ipopt_get(ssk, level, optname, optval, optlen);
 	if (level != SOL_SAN)
 		return -ENOPROTOOPT;
 	if (get_user(len, optlen))
@@ -1335,6 +1649,20 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
 	case SAN_ZCOPY_THRESHOLD:
 		val = READ_ONCE(ssk->zcopy_threshold);
 		break;
+	case SAN_POLICY:
+		val = READ_ONCE(ssk->policy);
+		break;
+	case SAN_PROVIDER:
+	case SAN_FALLBACK_REASON:
+		lock_sock(sock->sk);
+		val = 0;
+		if (READ_ONCE(ssk->was_established) && ssk->prov)
+			val = ssk->prov == &san_tcp_provider ?
+			      SAN_PROVIDER_TCP : SAN_PROVIDER_RDMA;
+		if (optname == SAN_FALLBACK_REASON)
+			val = val == SAN_PROVIDER_TCP ? ssk->fb_reason : 0;
+		release_sock(sock->sk);
+		break;
 	default:
 		return -ENOPROTOOPT;
 	}
@@ -1349,23 +1677,29 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
  * family=N: the kernel reads proto_ops.family only to tell AF_UNIX sockets
  * apart (scm.c).  The number in use lives in sk->sk_family.
  */
-const struct proto_ops san_stream_ops = {
-	.family = AF_SAN,
-	.owner = THIS_MODULE,
-	.release = san_stream_release,
-	.bind = san_bind,
-	.connect = san_connect,
-	.socketpair = sock_no_socketpair,
-	.accept = san_accept,
-	.getname = san_getname,
-	.poll = san_poll,
-	.ioctl = san_ioctl,
-	.listen = san_listen,
-	.shutdown = san_shutdown,
-	.setsockopt = san_setsockopt,
-	.getsockopt = san_getsockopt,
-	.sendmsg = san_sendmsg,
-	.recvmsg = san_recvmsg,
-	.mmap = sock_no_mmap,
-	.sendpage = sock_no_sendpage,
-};
+#define SAN_STREAM_OPS(fam) {		\
+	.family = fam,				\
+	.owner = THIS_MODULE,			\
+	.release = san_stream_release,		\
+	.bind = san_bind,			\
+	.connect = san_connect,			\
+	.socketpair = sock_no_socketpair,	\
+	.accept = san_accept,			\
+	.getname = san_getname,			\
+	.poll = san_poll,			\
+	.ioctl = san_ioctl,			\
+	.listen = san_listen,			\
+	.shutdown = san_shutdown,		\
+	.setsockopt = san_setsockopt,		\
+	.getsockopt = san_getsockopt,		\
+	.sendmsg = san_sendmsg,			\
+	.recvmsg = san_recvmsg,			\
+	.mmap = sock_no_mmap,			\
+	.sendpage = sock_no_sendpage,		\
+}
+
+const struct proto_ops san_stream_ops = SAN_STREAM_OPS(AF_SAN);
+
+/* IPPROTO_SAN sockets: the same calls, under the inet families. */
+const struct proto_ops san_inet_ops = SAN_STREAM_OPS(PF_INET);
+const struct proto_ops san_inet6_ops = SAN_STREAM_OPS(PF_INET6);

@@ -64,6 +64,10 @@
 #define BIGBUF		(2 << 20)	/* 2 MiB: the largest call is 1 MiB + 1 */
 #define RING		32
 
+#ifndef IPPROTO_SAN
+#define IPPROTO_SAN 261
+#endif
+
 enum op {
 	OP_SOCKET, OP_BIND, OP_LISTEN, OP_CONNECT, OP_ACCEPT, OP_SEND,
 	OP_RECV, OP_SHUTDOWN, OP_SETSOCKOPT, OP_GETSOCKOPT, OP_POLL,
@@ -417,6 +421,22 @@ static int op_socket(struct fz *t)
 		type = chance(t, 50) ? SOCK_DGRAM : SOCK_SEQPACKET;
 	if (chance(t, 4))
 		proto = chance(t, 50) ? IPPROTO_TCP : (int)rn(t, 300);
+	if (chance(t, 12)) {
+		/*
+		 * An inet socket: IPPROTO_SAN (an AF_SAN socket under the
+		 * inet family), or plain TCP, whose listeners AF_SAN clients
+		 * fall back to and whose clients reach AF_SAN listeners.
+		 */
+		int dom = chance(t, 50) ? AF_INET : AF_INET6;
+
+		proto = chance(t, 50) ? IPPROTO_SAN : 0;
+		begin(t, "socket(%d, 0x%x, %d) -> slot%d", dom, type, proto, i);
+		fd = end(t, OP_SOCKET, socket(dom, type, proto));
+		check_errno(t, fd, 1);
+		if (fd >= 0)
+			slot_put(i, fd);
+		return 0;
+	}
 	begin(t, "socket(%d, 0x%x, %d) -> slot%d", family, type, proto, i);
 	fd = end(t, OP_SOCKET, socket(family, type, proto));
 	check_errno(t, fd, 1);
@@ -714,10 +734,15 @@ static void gen_sockopt(struct fz *t, int *level, int *name, const char **lv)
 		*name = chance(t, 85) ? sol_socket[rn(t, sizeof(sol_socket) /
 						       sizeof(int))] :
 			(int)rn(t, 80);
-	} else if (r < 75) {
+	} else if (r < 70) {
 		*level = SOL_SAN;
 		*lv = "SOL_SAN";
-		*name = chance(t, 85) ? 1 + (int)rn(t, 4) : (int)rn(t, 64) - 8;
+		*name = chance(t, 85) ? 1 + (int)rn(t, 7) : (int)rn(t, 64) - 8;
+	} else if (r < 75) {
+		*level = chance(t, 50) ? SOL_IP : SOL_IPV6;
+		*lv = *level == SOL_IP ? "SOL_IP" : "SOL_IPV6";
+		*name = chance(t, 70) ? (chance(t, 50) ? IP_TOS : IPV6_V6ONLY) :
+			(int)rn(t, 80);
 	} else if (r < 90) {
 		*level = SOL_TCP;
 		*lv = "SOL_TCP";
@@ -729,6 +754,16 @@ static void gen_sockopt(struct fz *t, int *level, int *name, const char **lv)
 	}
 }
 
+/* Whether @fd is a plain TCP socket (not AF_SAN, not IPPROTO_SAN). */
+static int is_plain_tcp(int fd)
+{
+	int proto = -1;
+	socklen_t len = sizeof(proto);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) &&
+	       proto == IPPROTO_TCP;
+}
+
 static void op_setsockopt(struct fz *t)
 {
 	int fd = slot_fd(t), level, name, len, valid = 1;
@@ -737,6 +772,12 @@ static void op_setsockopt(struct fz *t)
 	long rc;
 
 	gen_sockopt(t, &level, &name, &lv);
+	/*
+	 * A plain TCP socket (the fallback's peer) is not what is fuzzed:
+	 * TCP's own options (TCP_REPAIR, TCP_ULP...) stay out.
+	 */
+	if (is_plain_tcp(fd))
+		return;
 	/* Keep hard-to-undo options out: they would make later blocking
 	 * calls unbounded or change the host (SO_BINDTODEVICE is refused by
 	 * the name check below only by chance, so skip it).

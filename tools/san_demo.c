@@ -258,7 +258,20 @@ int main(int argc, char **argv)
 		return got == atol(a[2]) << 20 ? 0 : 1;
 	}
 	if (!strcmp(argv[1], "client")) {
+		double t0 = now();
+		int prov = 0, why = 0;
+		socklen_t len = sizeof(int);
+
 		fd = dial(fam, a[0], atoi(a[1]));
+		if (fd >= 0 && !tcp) {
+			/* Which provider carries it, and why. */
+			getsockopt(fd, SOL_SAN, SAN_PROVIDER, &prov, &len);
+			len = sizeof(int);
+			getsockopt(fd, SOL_SAN, SAN_FALLBACK_REASON, &why, &len);
+			printf("connected in %.0f ms over %s (fallback reason %d)\n",
+			       (now() - t0) * 1000,
+			       prov == SAN_PROVIDER_TCP ? "TCP" : "RDMA", why);
+		}
 		if (fd < 0 || do_send(fd, atol(a[2]) << 20))
 			return 1;
 		return close(fd) ? 1 : 0;

@@ -18,6 +18,15 @@
 /* Where the family number in use can be read, as a decimal number. */
 #define SAN_FAMILY_SYSFS	"/sys/module/af_san/parameters/family"
 
+/*
+ * socket(AF_INET or AF_INET6, SOCK_STREAM, IPPROTO_SAN) creates an AF_SAN
+ * socket that reports AF_INET/AF_INET6 addresses, as a TCP socket does.
+ * 261 is below the kernel's IPPROTO_MAX (263) and taken by no kernel up
+ * to 6.12 (IPPROTO_SMC is 256, IPPROTO_MPTCP 262).  Its cancellation
+ * policy starts as SAN_CANCEL_PRESERVE, TCP's behaviour.
+ */
+#define IPPROTO_SAN	261
+
 /* Level for AF_SAN specific socket options. */
 #define SOL_SAN		299
 
@@ -71,5 +80,45 @@
  * zero-copy off); INT_MAX turns it off for the socket.
  */
 #define SAN_ZCOPY_THRESHOLD	4
+
+/*
+ * SAN_POLICY: which provider carries the socket's connections, read at
+ * bind(), listen() and connect() (set it before them).  The default
+ * follows the sysctl net.san.policy (SAN_POLICY_PREFER_RDMA unless
+ * changed).
+ *
+ * SAN_POLICY_PREFER_RDMA: RDMA when the destination has an RDMA path,
+ * else the kernel's TCP (see SAN_FALLBACK_REASON); a listener accepts
+ * AF_SAN clients over RDMA and plain TCP clients on the same port.
+ * SAN_POLICY_RDMA_ONLY: RDMA or nothing: a destination without an RDMA
+ * path fails (ECONNREFUSED, EHOSTUNREACH, ETIMEDOUT, EADDRNOTAVAIL).
+ * SAN_POLICY_TCP_ONLY: the kernel's TCP always.
+ */
+#define SAN_POLICY		5
+#define SAN_POLICY_PREFER_RDMA	0
+#define SAN_POLICY_RDMA_ONLY	1
+#define SAN_POLICY_TCP_ONLY	2
+
+/*
+ * SAN_PROVIDER (read only): which provider carries the connection once it
+ * is established (SAN_PROVIDER_NONE before).
+ */
+#define SAN_PROVIDER		6
+#define SAN_PROVIDER_NONE	0
+#define SAN_PROVIDER_RDMA	1
+#define SAN_PROVIDER_TCP	2
+
+/*
+ * SAN_FALLBACK_REASON (read only): why a SAN_POLICY_PREFER_RDMA socket's
+ * connection went over TCP: no RDMA device serves the route or the
+ * address (NO_PATH), the peer refused RDMA: no AF_SAN listener there
+ * (REFUSED), or no RDMA answer within net.san.fallback_timeout_ms
+ * (TIMEOUT).  SAN_FALLBACK_NONE otherwise.
+ */
+#define SAN_FALLBACK_REASON	7
+#define SAN_FALLBACK_NONE	0
+#define SAN_FALLBACK_NO_PATH	1
+#define SAN_FALLBACK_REFUSED	2
+#define SAN_FALLBACK_TIMEOUT	3
 
 #endif /* _UAPI_LINUX_SAN_H */

@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The switch's TCP path: an AF_SAN client reaches a plain TCP server (the
+ * RDMA attempt is refused, the connection falls back to the kernel's TCP),
+ * a plain TCP client reaches an AF_SAN listener, the policy option picks
+ * the provider, the reason of a fallback is reported, and the
+ * cancellation rules hold on a TCP-provider connection as on RDMA.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "san_util.h"
+#include "san_kick.h"
+
+FIXTURE(tcp)
+{
+	int family;
+	int ip;
+	struct sockaddr_storage self;	/* the guest's address, port 0 */
+	socklen_t len;
+	int fds[6];
+	long refused, no_path, timeout;
+};
+
+FIXTURE_VARIANT(tcp)
+{
+	int ip;
+	const char *addr;
+};
+
+FIXTURE_VARIANT_ADD(tcp, ipv4)
+{
+	.ip = AF_INET,
+	.addr = NULL,	/* SAN_SELF */
+};
+
+FIXTURE_VARIANT_ADD(tcp, ipv6)
+{
+	.ip = AF_INET6,
+	.addr = "fd00::15",
+};
+
+static int set_addr(struct sockaddr_storage *ss, int ip, const char *addr,
+		    int port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ip == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ?
+		       (int)sizeof(*in) : -1;
+	}
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(port);
+	return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ?
+	       (int)sizeof(*in6) : -1;
+}
+
+static int port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static void set_port(struct sockaddr_storage *ss, int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static int sockopt(int fd, int name)
+{
+	socklen_t len = sizeof(int);
+	int val = -1;
+
+	if (getsockopt(fd, SOL_SAN, name, &val, &len))
+		return -errno - 1000;
+	return val;
+}
+
+/* Remember an fd for the teardown to close. */
+static int keep(FIXTURE_DATA(tcp) *self, int fd)
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if (self->fds[i] < 0) {
+			self->fds[i] = fd;
+			break;
+		}
+	return fd;
+}
+
+/* A listener of @family (AF_SAN or the IP family) on the test address. */
+static int listener(struct __test_metadata *_metadata,
+		    FIXTURE_DATA(tcp) *self, int family, int *port)
+{
+	struct sockaddr_storage got;
+	socklen_t len = sizeof(got);
+	int fd = keep(self, socket(family, SOCK_STREAM, 0));
+
+	EXPECT_GE(fd, 0);
+	EXPECT_EQ(0, bind(fd, (struct sockaddr *)&self->self, self->len))
+		TH_LOG("bind: %s", strerror(errno));
+	EXPECT_EQ(0, listen(fd, 8));
+	EXPECT_EQ(0, getsockname(fd, (struct sockaddr *)&got, &len));
+	*port = port_of(&got);
+	return fd;
+}
+
+static int san_socket(FIXTURE_DATA(tcp) *self, int policy)
+{
+	int fd = keep(self, socket(self->family, SOCK_STREAM, 0));
+
+	if (fd >= 0 && policy >= 0 &&
+	    setsockopt(fd, SOL_SAN, SAN_POLICY, &policy, sizeof(policy)))
+		return -1;
+	return fd;
+}
+
+static int connect_to(FIXTURE_DATA(tcp) *self, int fd, int port)
+{
+	struct sockaddr_storage dst = self->self;
+
+	set_port(&dst, port);
+	return connect(fd, (struct sockaddr *)&dst, self->len);
+}
+
+static unsigned char pattern(long i)
+{
+	return (unsigned char)(i * 7 + (i >> 10));
+}
+
+struct writer {
+	pthread_t thread;
+	int fd;
+	long bytes;
+	long sent;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	unsigned char buf[8192];
+	long i;
+	int n;
+
+	while (w->sent < w->bytes) {
+		n = w->bytes - w->sent < (long)sizeof(buf) ?
+		    (int)(w->bytes - w->sent) : (int)sizeof(buf);
+		for (i = 0; i < n; i++)
+			buf[i] = pattern(w->sent + i);
+		n = send(w->fd, buf, n, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		w->sent += n;
+	}
+	return NULL;
+}
+
+/* @bytes from @from to @to, every byte checked; returns bytes right. */
+static long transfer(int from, int to, long bytes)
+{
+	struct writer w = { .fd = from, .bytes = bytes };
+	unsigned char buf[8192];
+	long got = 0, i;
+	int n;
+
+	pthread_create(&w.thread, NULL, writer_main, &w);
+	while (got < bytes) {
+		n = recv(to, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern(got + i))
+				goto out;
+		got += n;
+	}
+out:
+	pthread_join(w.thread, NULL);
+	return got;
+}
+
+FIXTURE_SETUP(tcp)
+{
+	const char *addr = variant->addr ?: getenv("SAN_SELF");
+	int i;
+
+	for (i = 0; i < 6; i++)
+		self->fds[i] = -1;
+	self->family = san_family();
+	if (self->family < 0)
+		SAN_SETUP_SKIP("af_san is not loaded");
+	if (!addr)
+		SAN_SETUP_SKIP("SAN_SELF (an address on an RDMA device) is not set: run in tools/testbox");
+	self->ip = variant->ip;
+	self->len = set_addr(&self->self, variant->ip, addr, 0);
+	ASSERT_GT(self->len, 0);
+	ASSERT_EQ(NULL, san_wait_idle(10));
+	self->refused = san_stat("fallback_refused");
+	self->no_path = san_stat("fallback_no_path");
+	self->timeout = san_stat("fallback_timeout");
+	ASSERT_GE(self->refused, 0);
+}
+
+FIXTURE_TEARDOWN(tcp)
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if (self->fds[i] >= 0)
+			close(self->fds[i]);
+	EXPECT_EQ(NULL, san_wait_idle(20));
+}
+
+TEST_F(tcp, san_client_reaches_plain_tcp_server)
+{
+	long bytes = san_scaled(4 << 20);
+	int port, lsn, cli, srv;
+
+	lsn = listener(_metadata, self, self->ip, &port);
+	cli = san_socket(self, -1);
+	ASSERT_GE(cli, 0);
+	/* No AF_SAN listener there: RDMA is refused, TCP carries it. */
+	ASSERT_EQ(0, connect_to(self, cli, port))
+		TH_LOG("connect: %s", strerror(errno));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(SAN_FALLBACK_REFUSED, sockopt(cli, SAN_FALLBACK_REASON));
+	EXPECT_EQ(self->refused + 1, san_stat("fallback_refused"));
+	EXPECT_EQ(1, san_stat("tcp_conns"));
+	EXPECT_EQ(bytes, transfer(cli, srv, bytes));
+	EXPECT_EQ(bytes, transfer(srv, cli, bytes));
+	/* The end of stream both ways, as between two TCP sockets. */
+	char c;
+
+	EXPECT_EQ(0, shutdown(cli, SHUT_WR));
+	EXPECT_EQ(0, recv(srv, &c, 1, 0));
+	EXPECT_EQ(0, close(srv));
+	EXPECT_EQ(0, recv(cli, &c, 1, 0));
+}
+
+TEST_F(tcp, plain_tcp_client_reaches_san_listener)
+{
+	long bytes = san_scaled(4 << 20);
+	struct sockaddr_storage a, b;
+	socklen_t alen = sizeof(a), blen = sizeof(b);
+	int port, lsn, cli, srv;
+	char c;
+
+	lsn = listener(_metadata, self, self->family, &port);
+	cli = keep(self, socket(self->ip, SOCK_STREAM, 0));
+	ASSERT_EQ(0, connect_to(self, cli, port))
+		TH_LOG("connect: %s", strerror(errno));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0) TH_LOG("accept: %s", strerror(errno));
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(srv, SAN_PROVIDER));
+	EXPECT_EQ(SAN_FALLBACK_NONE, sockopt(srv, SAN_FALLBACK_REASON));
+	/* The AF_SAN side sees the TCP client's address. */
+	EXPECT_EQ(0, getsockname(cli, (struct sockaddr *)&a, &alen));
+	EXPECT_EQ(0, getpeername(srv, (struct sockaddr *)&b, &blen));
+	EXPECT_EQ(port_of(&a), port_of(&b));
+	EXPECT_EQ(bytes, transfer(cli, srv, bytes));
+	EXPECT_EQ(bytes, transfer(srv, cli, bytes));
+	EXPECT_EQ(0, shutdown(srv, SHUT_WR));
+	EXPECT_EQ(0, recv(cli, &c, 1, 0));
+	EXPECT_EQ(0, close(cli));
+	self->fds[1] = -1;
+	EXPECT_EQ(0, recv(srv, &c, 1, 0));
+}
+
+TEST_F(tcp, san_to_san_stays_on_rdma)
+{
+	int port, lsn, cli, srv;
+
+	lsn = listener(_metadata, self, self->family, &port);
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, connect_to(self, cli, port));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(SAN_PROVIDER_RDMA, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(SAN_PROVIDER_RDMA, sockopt(srv, SAN_PROVIDER));
+	EXPECT_EQ(SAN_FALLBACK_NONE, sockopt(cli, SAN_FALLBACK_REASON));
+	EXPECT_LT(0, san_stat("qps"));
+	EXPECT_EQ(san_scaled(1 << 20), transfer(cli, srv, san_scaled(1 << 20)));
+	EXPECT_EQ(self->refused, san_stat("fallback_refused"));
+}
+
+TEST_F(tcp, rdma_only_policy_is_refused_by_a_plain_tcp_server)
+{
+	int port, cli;
+
+	listener(_metadata, self, self->ip, &port);
+	cli = san_socket(self, SAN_POLICY_RDMA_ONLY);
+	ASSERT_GE(cli, 0);
+	EXPECT_EQ(SAN_POLICY_RDMA_ONLY, sockopt(cli, SAN_POLICY));
+	EXPECT_EQ(-1, connect_to(self, cli, port));
+	EXPECT_EQ(ECONNREFUSED, errno);
+	EXPECT_EQ(SAN_PROVIDER_NONE, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(self->refused, san_stat("fallback_refused"));
+}
+
+TEST_F(tcp, tcp_only_policy_to_a_san_listener)
+{
+	long bytes = san_scaled(1 << 20);
+	int port, lsn, cli, srv;
+
+	lsn = listener(_metadata, self, self->family, &port);
+	cli = san_socket(self, SAN_POLICY_TCP_ONLY);
+	ASSERT_EQ(0, connect_to(self, cli, port));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(SAN_FALLBACK_NONE, sockopt(cli, SAN_FALLBACK_REASON));
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(srv, SAN_PROVIDER));
+	/* The client, the child and the listener's TCP side. */
+	EXPECT_EQ(3, san_stat("tcp_conns"));
+	EXPECT_EQ(bytes, transfer(srv, cli, bytes));
+}
+
+TEST_F(tcp, policy_values_checked)
+{
+	int fd = san_socket(self, -1), v = 3;
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(SAN_POLICY_PREFER_RDMA, sockopt(fd, SAN_POLICY));
+	EXPECT_EQ(-1, setsockopt(fd, SOL_SAN, SAN_POLICY, &v, sizeof(v)));
+	EXPECT_EQ(EINVAL, errno);
+	v = -1;
+	EXPECT_EQ(-1, setsockopt(fd, SOL_SAN, SAN_POLICY, &v, sizeof(v)));
+	EXPECT_EQ(EINVAL, errno);
+	v = SAN_PROVIDER_TCP;
+	EXPECT_EQ(-1, setsockopt(fd, SOL_SAN, SAN_PROVIDER, &v, sizeof(v)));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(SAN_PROVIDER_NONE, sockopt(fd, SAN_PROVIDER));
+	EXPECT_EQ(SAN_FALLBACK_NONE, sockopt(fd, SAN_FALLBACK_REASON));
+}
+
+TEST_F(tcp, address_without_rdma_path_goes_over_tcp)
+{
+	struct sockaddr_storage lo, got;
+	socklen_t len = sizeof(got);
+	int lsn, cli, srv, port;
+
+	/* No RDMA device serves the loopback address. */
+	len = set_addr(&lo, self->ip, self->ip == AF_INET ? "127.0.0.1" : "::1", 0);
+	lsn = keep(self, socket(self->ip, SOCK_STREAM, 0));
+	ASSERT_EQ(0, bind(lsn, (struct sockaddr *)&lo, len));
+	ASSERT_EQ(0, listen(lsn, 4));
+	len = sizeof(got);
+	ASSERT_EQ(0, getsockname(lsn, (struct sockaddr *)&got, &len));
+	port = port_of(&got);
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, bind(cli, (struct sockaddr *)&lo, len))
+		TH_LOG("bind: %s", strerror(errno));
+	set_port(&lo, port);
+	ASSERT_EQ(0, connect(cli, (struct sockaddr *)&lo, len))
+		TH_LOG("connect: %s", strerror(errno));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(SAN_FALLBACK_NO_PATH, sockopt(cli, SAN_FALLBACK_REASON));
+	EXPECT_EQ(san_scaled(1 << 20), transfer(cli, srv, san_scaled(1 << 20)));
+}
+
+TEST_F(tcp, bound_client_keeps_its_port_over_tcp)
+{
+	struct sockaddr_storage got, mine;
+	socklen_t len = sizeof(got);
+	int port, lsn, cli, srv, bound;
+
+	lsn = listener(_metadata, self, self->ip, &port);
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, bind(cli, (struct sockaddr *)&self->self, self->len));
+	ASSERT_EQ(0, getsockname(cli, (struct sockaddr *)&mine, &len));
+	bound = port_of(&mine);
+	ASSERT_NE(0, bound);
+	/* The port is held on TCP too: a TCP socket cannot take it. */
+	int t = keep(self, socket(self->ip, SOCK_STREAM, 0));
+
+	EXPECT_EQ(-1, bind(t, (struct sockaddr *)&mine, self->len));
+	EXPECT_EQ(EADDRINUSE, errno);
+	ASSERT_EQ(0, connect_to(self, cli, port));
+	srv = keep(self, accept(lsn, (struct sockaddr *)&got, &len));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(bound, port_of(&got));
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
+}
+
+TEST_F(tcp, closed_listener_frees_its_tcp_port)
+{
+	int port, lsn, t;
+
+	lsn = listener(_metadata, self, self->family, &port);
+	t = keep(self, socket(self->ip, SOCK_STREAM, 0));
+	struct sockaddr_storage a = self->self;
+
+	set_port(&a, port);
+	EXPECT_EQ(-1, bind(t, (struct sockaddr *)&a, self->len));
+	EXPECT_EQ(EADDRINUSE, errno);
+	EXPECT_EQ(0, close(lsn));
+	self->fds[0] = -1;
+	EXPECT_EQ(0, bind(t, (struct sockaddr *)&a, self->len))
+		TH_LOG("bind: %s", strerror(errno));
+}
+
+TEST_F(tcp, nonblocking_connect_falls_back)
+{
+	struct pollfd p;
+	socklen_t len = sizeof(int);
+	int port, lsn, cli, srv, err = -1;
+	long t0;
+
+	lsn = listener(_metadata, self, self->ip, &port);
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, fcntl(cli, F_SETFL, O_NONBLOCK));
+	EXPECT_EQ(-1, connect_to(self, cli, port));
+	EXPECT_EQ(EINPROGRESS, errno);
+	p.fd = cli;
+	p.events = POLLOUT;
+	t0 = now_ms();
+	EXPECT_EQ(1, poll(&p, 1, 20000));
+	EXPECT_TRUE(p.revents & POLLOUT);
+	EXPECT_FALSE(p.revents & (POLLERR | POLLHUP));
+	EXPECT_GT(bound_ms(5000), now_ms() - t0);
+	EXPECT_EQ(0, getsockopt(cli, SOL_SOCKET, SO_ERROR, &err, &len));
+	EXPECT_EQ(0, err);
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(3, send(cli, "abc", 3, 0));
+	char buf[4] = { 0 };
+
+	EXPECT_EQ(3, recv(srv, buf, 3, MSG_WAITALL));
+	EXPECT_STREQ("abc", buf);
+}
+
+/* An AF_SAN client on TCP and the plain TCP server's accepted socket. */
+static void tcp_pair(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(tcp) *self, int *cli, int *srv)
+{
+	int port, lsn;
+
+	lsn = listener(_metadata, self, self->ip, &port);
+	*cli = san_socket(self, -1);
+	ASSERT_EQ(0, connect_to(self, *cli, port));
+	*srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(*srv, 0);
+	ASSERT_EQ(SAN_PROVIDER_TCP, sockopt(*cli, SAN_PROVIDER));
+}
+
+TEST_F(tcp, cancelled_recv_aborts_and_the_peer_sees_a_reset)
+{
+	struct kicker k;
+	int cli, srv;
+	char c;
+
+	tcp_pair(_metadata, self, &cli, &srv);
+	catch_signal(SIGUSR1, SA_RESTART);
+	kick_me(&k, SYS_recvfrom, SYS_read, SIGUSR1, 0);
+	EXPECT_EQ(-1, recv(cli, &c, 1, 0));
+	EXPECT_EQ(EINTR, errno);
+	pthread_join(k.thread, NULL);
+	EXPECT_EQ(1, caught);
+	EXPECT_GT(bound_ms(1000), now_ms() - k.sent_ms);
+	/* Only close() works now. */
+	EXPECT_EQ(-1, recv(cli, &c, 1, MSG_DONTWAIT));
+	EXPECT_EQ(ECONNABORTED, errno);
+	/* send: the error once, then EPIPE, as TCP after an error. */
+	EXPECT_EQ(-1, send(cli, "x", 1, MSG_NOSIGNAL));
+	EXPECT_TRUE(errno == ECONNABORTED || errno == EPIPE);
+	EXPECT_EQ(-1, send(cli, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(-1, recv(srv, &c, 1, 0));
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+TEST_F(tcp, cancelled_send_aborts_and_the_peer_sees_a_reset)
+{
+	static char buf[1 << 20];
+	struct kicker k;
+	int cli, srv, small = 4096;
+	ssize_t n;
+	char c;
+
+	tcp_pair(_metadata, self, &cli, &srv);
+	setsockopt(srv, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	catch_signal(SIGUSR1, SA_RESTART);
+	kick_me(&k, SYS_sendto, SYS_write, SIGUSR1, 0);
+	/* Nobody reads: the send fills every buffer and sleeps. */
+	do {
+		n = send(cli, buf, sizeof(buf), MSG_NOSIGNAL);
+	} while (n > 0);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EINTR, errno);
+	pthread_join(k.thread, NULL);
+	EXPECT_EQ(1, caught);
+	EXPECT_EQ(-1, send(cli, "x", 1, MSG_NOSIGNAL));
+	EXPECT_TRUE(errno == ECONNABORTED || errno == EPIPE);
+	EXPECT_EQ(-1, recv(cli, &c, 1, MSG_DONTWAIT));
+	EXPECT_EQ(ECONNABORTED, errno);
+	/* The peer reads what arrived, then the reset. */
+	while ((n = recv(srv, buf, sizeof(buf), 0)) > 0)
+		;
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+TEST_F(tcp, preserve_policy_keeps_the_connection)
+{
+	int cli, srv, v = SAN_CANCEL_PRESERVE;
+	struct kicker k;
+	char c = 0;
+
+	tcp_pair(_metadata, self, &cli, &srv);
+	ASSERT_EQ(0, setsockopt(cli, SOL_SAN, SAN_CANCEL_POLICY, &v, sizeof(v)));
+	catch_signal(SIGUSR1, 0);
+	kick_me(&k, SYS_recvfrom, SYS_read, SIGUSR1, 0);
+	EXPECT_EQ(-1, recv(cli, &c, 1, 0));
+	EXPECT_EQ(EINTR, errno);
+	pthread_join(k.thread, NULL);
+	EXPECT_EQ(1, send(srv, "z", 1, 0));
+	EXPECT_EQ(1, recv(cli, &c, 1, 0));
+	EXPECT_EQ('z', c);
+}
+
+#ifndef IPPROTO_SAN
+#define IPPROTO_SAN 261
+#endif
+
+TEST_F(tcp, ipproto_san_speaks_inet_addresses)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+	int lsn, cli, srv, port, dom = -1;
+	socklen_t vlen = sizeof(dom);
+
+	lsn = keep(self, socket(self->ip, SOCK_STREAM, IPPROTO_SAN));
+	ASSERT_GE(lsn, 0) TH_LOG("socket: %s", strerror(errno));
+	EXPECT_EQ(0, getsockopt(lsn, SOL_SOCKET, SO_DOMAIN, &dom, &vlen));
+	EXPECT_EQ(self->ip, dom);
+	/* A TCP program's expectation: a signal does not end it. */
+	EXPECT_EQ(SAN_CANCEL_PRESERVE, sockopt(lsn, SAN_CANCEL_POLICY));
+	EXPECT_EQ(0, getsockname(lsn, (struct sockaddr *)&a, &len));
+	EXPECT_EQ(self->ip, a.ss_family);
+	ASSERT_EQ(0, bind(lsn, (struct sockaddr *)&self->self, self->len))
+		TH_LOG("bind: %s", strerror(errno));
+	ASSERT_EQ(0, listen(lsn, 4));
+	len = sizeof(a);
+	ASSERT_EQ(0, getsockname(lsn, (struct sockaddr *)&a, &len));
+	EXPECT_EQ(self->ip, a.ss_family);
+	port = port_of(&a);
+	cli = keep(self, socket(self->ip, SOCK_STREAM, IPPROTO_SAN));
+	ASSERT_EQ(0, connect_to(self, cli, port))
+		TH_LOG("connect: %s", strerror(errno));
+	len = sizeof(a);
+	srv = keep(self, accept(lsn, (struct sockaddr *)&a, &len));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(self->ip, a.ss_family);
+	len = sizeof(a);
+	EXPECT_EQ(0, getpeername(cli, (struct sockaddr *)&a, &len));
+	EXPECT_EQ(self->ip, a.ss_family);
+	EXPECT_EQ(port, port_of(&a));
+	EXPECT_EQ(SAN_PROVIDER_RDMA, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(san_scaled(1 << 20), transfer(cli, srv, san_scaled(1 << 20)));
+}
+
+TEST_F(tcp, ipproto_san_refuses_the_other_family)
+{
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	int fd = keep(self, socket(self->ip, SOCK_STREAM, IPPROTO_SAN));
+
+	ASSERT_GE(fd, 0);
+	if (self->ip == AF_INET) {
+		EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&in6, sizeof(in6)));
+	} else {
+		EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&in, sizeof(in)));
+	}
+	EXPECT_EQ(EAFNOSUPPORT, errno);
+	/* Protocol 0 is still TCP. */
+	int t = keep(self, socket(self->ip, SOCK_STREAM, 0)), proto = -1;
+	socklen_t len = sizeof(proto);
+
+	EXPECT_EQ(0, getsockopt(t, SOL_SOCKET, SO_PROTOCOL, &proto, &len));
+	EXPECT_EQ(IPPROTO_TCP, proto);
+}
+
+static int tcpopt(int fd, int name)
+{
+	socklen_t len = sizeof(int);
+	int val = -1;
+
+	if (getsockopt(fd, SOL_TCP, name, &val, &len))
+		return -errno - 1000;
+	return val;
+}
+
+static int set_tcpopt(int fd, int name, int val)
+{
+	return setsockopt(fd, SOL_TCP, name, &val, sizeof(val)) ? errno : 0;
+}
+
+/* TCP's options on @fd: TCP's ranges and errors, and TCP_INFO's state. */
+static void check_tcp_options(struct __test_metadata *_metadata, int fd,
+			      const char *cong)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	char name[16] = "";
+
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_NODELAY, 1));
+	EXPECT_EQ(1, tcpopt(fd, TCP_NODELAY));
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_KEEPIDLE, 60));
+	EXPECT_EQ(60, tcpopt(fd, TCP_KEEPIDLE));
+	EXPECT_EQ(EINVAL, set_tcpopt(fd, TCP_KEEPIDLE, 0));
+	EXPECT_EQ(EINVAL, set_tcpopt(fd, TCP_KEEPIDLE, 32768));
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_KEEPINTVL, 5));
+	EXPECT_EQ(5, tcpopt(fd, TCP_KEEPINTVL));
+	EXPECT_EQ(EINVAL, set_tcpopt(fd, TCP_KEEPINTVL, 0));
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_KEEPCNT, 3));
+	EXPECT_EQ(3, tcpopt(fd, TCP_KEEPCNT));
+	EXPECT_EQ(EINVAL, set_tcpopt(fd, TCP_KEEPCNT, 128));
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_USER_TIMEOUT, 30000));
+	EXPECT_EQ(30000, tcpopt(fd, TCP_USER_TIMEOUT));
+	EXPECT_EQ(EINVAL, set_tcpopt(fd, TCP_USER_TIMEOUT, -1));
+	/* Unknown here, as an unknown option is to TCP. */
+	EXPECT_EQ(ENOPROTOOPT, set_tcpopt(fd, 9999, 1));
+	EXPECT_EQ(-ENOPROTOOPT - 1000, tcpopt(fd, 9999));
+	EXPECT_EQ(EPERM, set_tcpopt(fd, TCP_CONGESTION, 0));
+	memset(&ti, 0xff, sizeof(ti));
+	ASSERT_EQ(0, getsockopt(fd, SOL_TCP, TCP_INFO, &ti, &len));
+	EXPECT_EQ(TCP_ESTABLISHED, ti.tcpi_state);
+	EXPECT_LT(0, ti.tcpi_snd_mss);
+	len = sizeof(name);
+	ASSERT_EQ(0, getsockopt(fd, SOL_TCP, TCP_CONGESTION, name, &len));
+	if (cong) {
+		EXPECT_STREQ(cong, name);
+	} else {
+		EXPECT_STRNE("rdma", name);
+	}
+}
+
+/*
+ * TCP_CORK holds a short write until it is cleared (TCP lets it go after
+ * 200 ms at most: the test looks for 100 ms).
+ */
+static void check_cork(struct __test_metadata *_metadata, int fd, int peer)
+{
+	struct pollfd p = { .fd = peer, .events = POLLIN };
+	char buf[8];
+
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_NODELAY, 0));
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_CORK, 1));
+	EXPECT_EQ(1, tcpopt(fd, TCP_CORK));
+	EXPECT_EQ(5, send(fd, "corks", 5, 0));
+	EXPECT_EQ(0, poll(&p, 1, 100));
+	EXPECT_EQ(0, set_tcpopt(fd, TCP_CORK, 0));
+	EXPECT_EQ(1, poll(&p, 1, 10000));
+	EXPECT_EQ(5, recv(peer, buf, sizeof(buf), 0));
+}
+
+TEST_F(tcp, tcp_options_on_an_rdma_connection)
+{
+	int port, lsn, cli, srv;
+
+	lsn = listener(_metadata, self, self->family, &port);
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, connect_to(self, cli, port));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0);
+	ASSERT_EQ(SAN_PROVIDER_RDMA, sockopt(cli, SAN_PROVIDER));
+	check_tcp_options(_metadata, cli, "rdma");
+	check_cork(_metadata, cli, srv);
+}
+
+TEST_F(tcp, tcp_options_on_a_tcp_connection)
+{
+	int cli, srv;
+
+	tcp_pair(_metadata, self, &cli, &srv);
+	check_tcp_options(_metadata, cli, NULL);
+	check_cork(_metadata, cli, srv);
+}
+
+TEST_F(tcp, tcp_options_set_before_connect_are_kept)
+{
+	int cli = san_socket(self, -1);
+
+	ASSERT_GE(cli, 0);
+	EXPECT_EQ(0, set_tcpopt(cli, TCP_NODELAY, 1));
+	EXPECT_EQ(0, set_tcpopt(cli, TCP_KEEPCNT, 4));
+	EXPECT_EQ(1, tcpopt(cli, TCP_NODELAY));
+	EXPECT_EQ(4, tcpopt(cli, TCP_KEEPCNT));
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	EXPECT_EQ(0, getsockopt(cli, SOL_TCP, TCP_INFO, &ti, &len));
+	EXPECT_EQ(TCP_CLOSE, ti.tcpi_state);
+}
+
+TEST_F(tcp, cancelled_tcp_connect_leaves_nothing)
+{
+	struct sockaddr_storage far;
+	struct kicker k;
+	int fd, len;
+	long t0;
+
+	/* TCP only, to an address nobody answers: the SYN goes nowhere. */
+	fd = san_socket(self, SAN_POLICY_TCP_ONLY);
+	ASSERT_GE(fd, 0);
+	len = set_addr(&far, self->ip, self->ip == AF_INET ? "10.0.2.99" : "fd00::99", 9);
+	catch_signal(SIGUSR1, SA_RESTART);
+	kick_me(&k, SYS_connect, SYS_connect, SIGUSR1, 0);
+	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&far, len));
+	EXPECT_EQ(EINTR, errno);
+	pthread_join(k.thread, NULL);
+	EXPECT_EQ(1, caught);
+	EXPECT_GT(bound_ms(1000), now_ms() - k.sent_ms);
+	/* The attempt's kernel socket is gone promptly. */
+	t0 = now_ms();
+	while (san_stat("tcp_conns") && now_ms() - t0 < bound_ms(2000))
+		usleep(10000);
+	EXPECT_EQ(0, san_stat("tcp_conns"));
+	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&far, len));
+	EXPECT_EQ(ECONNABORTED, errno);
+}
+
+TEST_F(tcp, cancelled_accept_keeps_the_listener_for_tcp_clients)
+{
+	struct kicker k;
+	int port, lsn, cli, srv;
+
+	lsn = listener(_metadata, self, self->family, &port);
+	catch_signal(SIGUSR1, 0);
+	kick_me(&k, SYS_accept, SYS_accept4, SIGUSR1, 0);
+	EXPECT_EQ(-1, accept(lsn, NULL, NULL));
+	EXPECT_EQ(EINTR, errno);
+	pthread_join(k.thread, NULL);
+	/* Still listening, for a plain TCP client too. */
+	cli = keep(self, socket(self->ip, SOCK_STREAM, 0));
+	ASSERT_EQ(0, connect_to(self, cli, port));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_GE(srv, 0);
+	EXPECT_EQ(2, send(cli, "ok", 2, 0));
+	char buf[2];
+
+	EXPECT_EQ(2, recv(srv, buf, 2, MSG_WAITALL));
+}
+
+TEST_F(tcp, cancelled_lingering_close_resets_the_tcp_peer)
+{
+	static char buf[1 << 16];
+	struct linger lg = { .l_onoff = 1, .l_linger = 60 };
+	int cli, srv, small = 4096, i;
+	struct kicker k;
+	ssize_t n;
+	long t0;
+
+	tcp_pair(_metadata, self, &cli, &srv);
+	setsockopt(srv, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	/* Fill everything: the peer reads nothing. */
+	for (i = 0; i < 1000; i++)
+		if (send(cli, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+			break;
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(0, setsockopt(cli, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	catch_signal(SIGUSR1, SA_RESTART);
+	kick_me(&k, SYS_close, SYS_close, SIGUSR1, 0);
+	t0 = now_ms();
+	EXPECT_EQ(0, close(cli));
+	self->fds[1] = -1;
+	pthread_join(k.thread, NULL);
+	EXPECT_EQ(1, caught);
+	EXPECT_GT(bound_ms(1000), now_ms() - k.sent_ms);
+	EXPECT_GT(bound_ms(20000), now_ms() - t0);
+	/* The peer gets what arrived, then the reset. */
+	while ((n = recv(srv, buf, sizeof(buf), 0)) > 0)
+		;
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+TEST_HARNESS_MAIN
