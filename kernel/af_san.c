@@ -30,9 +30,8 @@ static void san_proto_keepalive(struct sock *sk, int on)
 {
 	struct san_sock *ssk = san_sk(sk);
 
-	if (on && ssk->conn && sk->sk_state == TCP_ESTABLISHED &&
-	    ssk->prov->keepalive)
-		ssk->prov->keepalive(ssk);
+	if (on && sk->sk_state == TCP_ESTABLISHED)
+		san_prov_keepalive(ssk);
 }
 
 static struct proto san_proto = {
@@ -103,11 +102,26 @@ static int san_inet_init_sock(struct sock *sk)
 	return 0;
 }
 
+/*
+ * Never in an inet hash table; inet_create()'s error path (a cgroup BPF
+ * program refusing the socket) calls sk_common_release(), which unhashes.
+ */
+static int san_inet_hash(struct sock *sk)
+{
+	return 0;
+}
+
+static void san_inet_unhash(struct sock *sk)
+{
+}
+
 static struct proto san_inet_proto = {
 	.name = "SAN",
 	.owner = THIS_MODULE,
 	.obj_size = sizeof(struct san_sock),
 	.init = san_inet_init_sock,
+	.hash = san_inet_hash,
+	.unhash = san_inet_unhash,
 	.keepalive = san_proto_keepalive,
 };
 
@@ -116,6 +130,8 @@ static struct proto san_inet6_proto = {
 	.owner = THIS_MODULE,
 	.obj_size = sizeof(struct san_sock6),
 	.init = san_inet_init_sock,
+	.hash = san_inet_hash,
+	.unhash = san_inet_unhash,
 	.keepalive = san_proto_keepalive,
 };
 
@@ -183,9 +199,11 @@ static int san_create(struct net *net, struct socket *sock, int protocol,
 /**
  * san_child_alloc - a socket for a connection request on a listener
  * @lsk: the listener
+ * @prov: the provider that carries the child's connection; it gives the
+ *	child its handle with san_child_set_conn()
  *
- * The child starts in TCP_SYN_RECV, inherits the listener's provider and
- * buffer sizes, and holds a reference on @lsk (@parent) until accept()
+ * The child starts in TCP_SYN_RECV, inherits the listener's buffer sizes
+ * and options, and holds a reference on @lsk (@parent) until accept()
  * takes it or san_child_drop() ends it.  It counts as half-open on @lsk
  * until san_child_leave_synq(): as TCP, a listener holds at most its
  * backlog + 1 connections, half-open and established together.
@@ -195,7 +213,8 @@ static int san_create(struct net *net, struct socket *sock, int protocol,
  * ERR_PTR(-ENOBUFS) when the listener is full or no longer listening,
  * ERR_PTR(-ENOMEM).
  */
-struct san_sock *san_child_alloc(struct san_sock *lsk)
+struct san_sock *san_child_alloc(struct san_sock *lsk,
+				 const struct san_provider *prov)
 {
 	struct sock *lk = &lsk->sk;
 	struct san_sock *child;
@@ -220,7 +239,7 @@ struct san_sock *san_child_alloc(struct san_sock *lsk)
 		return ERR_PTR(-ENOMEM);
 	}
 	child = san_sk(sk);
-	child->prov = lsk->prov;
+	child->prov = prov;
 	sk->sk_rcvbuf = READ_ONCE(lk->sk_rcvbuf);
 	sk->sk_sndbuf = READ_ONCE(lk->sk_sndbuf);
 #ifdef CONFIG_NET_RX_BUSY_POLL
@@ -319,9 +338,25 @@ void san_child_drop(struct san_sock *child)
 	if (lsk)
 		sock_put(&lsk->sk);
 	sock_orphan(&child->sk);
-	if (child->conn)
-		child->prov->close(child, true);
+	if (child->conn) {
+		void *conn = child->conn;
+
+		WRITE_ONCE(child->conn, NULL);
+		child->prov->close(child, conn, true);
+	}
 	sock_put(&child->sk);
+}
+
+/**
+ * san_child_set_conn - the provider gives a child it made its handle
+ * @child: the child, from san_child_alloc(), not yet established
+ * @conn: its handle (NULL: taken back, before the child is dropped)
+ *
+ * Context: any.
+ */
+void san_child_set_conn(struct san_sock *child, void *conn)
+{
+	WRITE_ONCE(child->conn, conn);
 }
 
 static struct net_proto_family san_family_ops = {

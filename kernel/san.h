@@ -175,7 +175,9 @@ void san_stats_exit(void);
 void san_fallback_work(struct work_struct *work);
 
 /* af_san.c: socket life cycle. */
-struct san_sock *san_child_alloc(struct san_sock *listener);
+struct san_sock *san_child_alloc(struct san_sock *listener,
+				 const struct san_provider *prov);
+void san_child_set_conn(struct san_sock *child, void *conn);
 bool san_child_leave_synq(struct san_sock *child);
 struct san_sock *san_child_take_parent(struct san_sock *child);
 void san_child_drop(struct san_sock *child);

@@ -7,12 +7,23 @@
 #include <linux/kernel.h>
 #include <linux/printk.h>
 
-#include "san_provider.h"
+#include "san.h"
 
 static const struct san_provider *const san_providers[] = {
 	&san_rdma_provider,
 	&san_tcp_provider,
 };
+
+/* Whether @p has every required operation (see san_provider.h). */
+static bool san_provider_complete(const struct san_provider *p)
+{
+	return p->init && p->exit && p->open && p->bind && p->listen &&
+	       p->connect && p->sendmsg && p->recvmsg && p->rx_queued &&
+	       p->tx_queued && p->tx_ready && p->shutdown_tx && p->tx_done &&
+	       p->getname && p->abort && p->reset && p->close &&
+	       /* Zero-copy comes whole: a transfer started is ended. */
+	       (!(p->zc_send || p->zc_recv) || p->zc_end);
+}
 
 /**
  * san_providers_init - set up every provider
@@ -25,6 +36,12 @@ int san_providers_init(void)
 	int i, err;
 
 	for (i = 0; i < ARRAY_SIZE(san_providers); i++) {
+		if (!san_provider_complete(san_providers[i])) {
+			pr_err("af_san: provider %s lacks a required operation\n",
+			       san_providers[i]->name);
+			err = -EINVAL;
+			goto undo;
+		}
 		err = san_providers[i]->init();
 		if (err) {
 			pr_err("af_san: provider %s failed to start: %d\n",
@@ -51,4 +68,48 @@ void san_providers_exit(void)
 
 	for (i = ARRAY_SIZE(san_providers) - 1; i >= 0; i--)
 		san_providers[i]->exit();
+}
+
+/*
+ * The optional operations.  The switch calls them through these, so that
+ * what a provider may leave out is decided here only.
+ */
+
+/* Whether a recv() can progress now: @rx_ready, else bytes queued. */
+bool san_prov_rx_ready(struct san_sock *ssk)
+{
+	if (ssk->prov->rx_ready)
+		return ssk->prov->rx_ready(ssk);
+	return ssk->prov->rx_queued(ssk);
+}
+
+bool san_prov_can_zc_send(const struct san_provider *prov)
+{
+	return prov->zc_send;
+}
+
+bool san_prov_can_zc_recv(const struct san_provider *prov)
+{
+	return prov->zc_recv;
+}
+
+void san_prov_keepalive(struct san_sock *ssk)
+{
+	if (ssk->conn && ssk->prov->keepalive)
+		ssk->prov->keepalive(ssk);
+}
+
+void san_prov_tcp_opts(struct san_sock *ssk)
+{
+	if (ssk->conn && ssk->prov->tcp_opts)
+		ssk->prov->tcp_opts(ssk);
+}
+
+/* -ENOPROTOOPT when the provider leaves the answer to the switch. */
+int san_prov_tcp_getsockopt(struct san_sock *ssk, int optname,
+			    char __user *optval, int __user *optlen)
+{
+	if (!ssk->conn || !ssk->prov->tcp_getsockopt)
+		return -ENOPROTOOPT;
+	return ssk->prov->tcp_getsockopt(ssk, optname, optval, optlen);
 }

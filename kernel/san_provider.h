@@ -14,6 +14,19 @@
  * Unless an operation says otherwise it is called in process context with
  * the socket lock (lock_sock()) held, and the provider must not sleep
  * waiting for the network in it.
+ *
+ * The boundary: a provider keeps its per-connection state behind one
+ * opaque handle, which @open returns and the switch stores (ssk->conn for
+ * the provider carrying the socket, ssk->alt_conn for the TCP side of an
+ * address held on both); the operations that make or end a handle's use
+ * (@bind, @listen, @connect, @reset, @close) get it as an argument, the
+ * others read ssk->conn.  A provider never writes the switch's fields
+ * (ssk->prov, ssk->conn, ssk->alt_conn, sk_state, sk_err, sk_shutdown,
+ * sock->state): it reports through the san_*() event functions, and a
+ * child it makes gets its handle with san_child_set_conn().  Which
+ * operations are optional is said below; san_providers_init() refuses a
+ * provider that lacks a required one, and the switch calls the optional
+ * ones through the san_prov_*() helpers of san_provider.c only.
  */
 #ifndef _SAN_PROVIDER_H
 #define _SAN_PROVIDER_H
@@ -48,13 +61,19 @@ struct san_zc {
  * @init: module-wide setup, at module load before the family is
  *	registered.  Returns 0 or a negative errno, which fails the load.
  * @exit: undo @init, at module unload after the last socket is gone.
- * @listen: start listening on @ssk->local with @backlog.  Returns 0 or a
- *	negative errno (EADDRINUSE, EADDRNOTAVAIL...).
- * @bind: reserve @ssk->local (port 0: pick one and write it back).
- *	Returns 0 or a negative errno.
- * @connect: start connecting to @addr and return at once: 0 when the
- *	attempt is under way; completion is reported with san_established()
- *	or san_conn_error().  Returns a negative errno when it cannot start.
+ * @open: a new handle for a connection of @family (AF_INET, AF_INET6)
+ *	of @ssk, or an ERR_PTR().  The switch stores it and hands it back
+ *	with @reset or @close.
+ * @listen: start listening on @ssk->local with @backlog, on the bound
+ *	handle @conn.  Returns 0 or a negative errno (EADDRINUSE...).
+ * @bind: reserve @ssk->local on @conn (port 0: pick one and write it
+ *	back).  Returns 0 or a negative errno; after an error the switch
+ *	hands @conn back with @reset.
+ * @connect: start connecting @conn to @addr and return at once: 0 when
+ *	the attempt is under way; completion is reported with
+ *	san_established() or san_conn_error() (an RDMA attempt that found no
+ *	RDMA path says san_conn_fallback() first).  Returns a negative errno
+ *	when it cannot start.
  * @sendmsg: copy up to @len bytes of @msg into the connection now.
  *	Returns the bytes taken (> 0), -EAGAIN when no byte fits now, or a
  *	negative errno.
@@ -97,11 +116,12 @@ struct san_zc {
  *	every outstanding operation: each busy &san_zc stops being busy
  *	once the device can no longer touch its buffer.  The connection
  *	stays the switch's until @close.  Non-blocking.
- * @reset: hand back a connection that never was or is no longer
- *	established (a failed bind or connect) and wait until everything of
- *	it is released, its address included, so that the socket can bind
- *	or connect again.  Process context, socket lock held; never called
- *	from a provider event.
+ * @reset: hand back @conn, a connection that never was or is no longer
+ *	established (a failed bind or connect, a listener's close), and
+ *	wait until everything of it is released, its address included, so
+ *	that the socket can bind or connect again.  No event of it reaches
+ *	the socket afterwards.  Process context, socket lock held; never
+ *	called from a provider event.
  * @keepalive: SO_KEEPALIVE was set or cleared on an established
  *	connection.  Optional; socket lock held.
  * @tcp_opts: the socket's TCP options (TCP_NODELAY, TCP_CORK, keepalive,
@@ -111,7 +131,7 @@ struct san_zc {
  *	better than the switch (TCP_INFO, TCP_CONGESTION) for an
  *	established connection, straight to user memory.  -ENOPROTOOPT:
  *	the switch answers.  Optional; socket lock held.
- * @close: the switch lets go of the connection: gracefully (@abort false:
+ * @close: the switch lets go of @conn: gracefully (@abort false:
  *	deliver what was taken, end the stream, then release) or abortively
  *	(the peer sees a reset at once).  Never fails; the provider releases
  *	its resources in the background and drops its socket references.
@@ -122,9 +142,11 @@ struct san_provider {
 	const char *name;
 	int (*init)(void);
 	void (*exit)(void);
-	int (*bind)(struct san_sock *ssk);
-	int (*listen)(struct san_sock *ssk, int backlog);
-	int (*connect)(struct san_sock *ssk, struct sockaddr_storage *addr);
+	void *(*open)(struct san_sock *ssk, int family);
+	int (*bind)(struct san_sock *ssk, void *conn);
+	int (*listen)(struct san_sock *ssk, void *conn, int backlog);
+	int (*connect)(struct san_sock *ssk, void *conn,
+		       struct sockaddr_storage *addr);
 	int (*sendmsg)(struct san_sock *ssk, struct msghdr *msg, size_t len);
 	int (*recvmsg)(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		       int flags);
@@ -142,12 +164,12 @@ struct san_provider {
 		       int flags, struct san_zc *zc);
 	int (*zc_end)(struct san_sock *ssk, struct san_zc *zc);
 	void (*abort)(struct san_sock *ssk);
-	void (*reset)(struct san_sock *ssk);
+	void (*reset)(struct san_sock *ssk, void *conn);
 	void (*keepalive)(struct san_sock *ssk);
 	void (*tcp_opts)(struct san_sock *ssk);
 	int (*tcp_getsockopt)(struct san_sock *ssk, int optname,
 			      char __user *optval, int __user *optlen);
-	void (*close)(struct san_sock *ssk, bool abort);
+	void (*close)(struct san_sock *ssk, void *conn, bool abort);
 };
 
 extern const struct san_provider san_rdma_provider;
@@ -155,5 +177,14 @@ extern const struct san_provider san_tcp_provider;
 
 int san_providers_init(void);
 void san_providers_exit(void);
+
+/* The optional operations, called through these only (san_provider.c). */
+bool san_prov_rx_ready(struct san_sock *ssk);
+bool san_prov_can_zc_send(const struct san_provider *prov);
+bool san_prov_can_zc_recv(const struct san_provider *prov);
+void san_prov_keepalive(struct san_sock *ssk);
+void san_prov_tcp_opts(struct san_sock *ssk);
+int san_prov_tcp_getsockopt(struct san_sock *ssk, int optname,
+			    char __user *optval, int __user *optlen);
 
 #endif /* _SAN_PROVIDER_H */

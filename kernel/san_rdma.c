@@ -377,26 +377,23 @@ static struct san_rconn *san_rconn_alloc(struct san_sock *ssk)
 	return conn;
 }
 
-/* The socket's connection, created with its rdma_cm id on first need. */
-static int san_rdma_conn_get(struct san_sock *ssk)
+/* A connection with its rdma_cm id, for the switch to store. */
+static void *san_rdma_open(struct san_sock *ssk, int family)
 {
 	struct san_rconn *conn;
 	struct rdma_cm_id *id;
 
-	if (ssk->conn)
-		return 0;
 	conn = san_rconn_alloc(ssk);
 	if (!conn)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	id = rdma_create_id(sock_net(&ssk->sk), san_rdma_cm_handler, conn,
 			    RDMA_PS_TCP, IB_QPT_RC);
 	if (IS_ERR(id)) {
 		san_rconn_free(conn);
-		return PTR_ERR(id);
+		return id;
 	}
 	conn->id = id;
-	ssk->conn = conn;
-	return 0;
+	return conn;
 }
 
 static u32 san_rdma_buf_count(int bytes)
@@ -565,7 +562,7 @@ static void san_rdma_conn_param(struct san_rconn *conn,
 /* Undo a child connection whose id rdma_cm destroys on our return. */
 static void san_rdma_child_undo(struct san_rconn *conn, struct san_sock *child)
 {
-	child->conn = NULL;
+	san_child_set_conn(child, NULL);
 	san_rdma_free_ib(conn, false);
 	conn->id = NULL;
 	/*
@@ -599,7 +596,7 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 	if (READ_ONCE(lsk->sk.sk_state) != TCP_LISTEN)
 		return -ECONNREFUSED;
 	/* Half-open and accept queue together hold at most backlog + 1. */
-	child = san_child_alloc(lsk);
+	child = san_child_alloc(lsk, &san_rdma_provider);
 	if (IS_ERR(child)) {
 		reason = PTR_ERR(child) == -ENOBUFS ? SAN_REJ_BACKLOG :
 						      SAN_REJ_NOMEM;
@@ -623,7 +620,7 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 	reason = SAN_REJ_NOMEM;
 	if (san_rdma_setup_qp(conn))
 		goto reject_child;
-	child->conn = conn;
+	san_child_set_conn(child, conn);
 	san_rdma_conn_param(conn, &param, &hello);
 	/* No more than the connecting side can take or will ask. */
 	param.responder_resources = min(param.responder_resources,
@@ -805,30 +802,22 @@ out:
 	return ret;
 }
 
-static void san_rdma_reset(struct san_sock *ssk);
-
-static int san_rdma_bind(struct san_sock *ssk)
+static int san_rdma_bind(struct san_sock *ssk, void *handle)
 {
-	struct san_rconn *conn;
+	struct san_rconn *conn = handle;
 	int err;
 
-	err = san_rdma_conn_get(ssk);
-	if (err)
-		return err;
-	conn = ssk->conn;
 	if (ssk->sk.sk_reuse)
 		rdma_set_reuseaddr(conn->id, 1);
 	/* IPv4 peers on an IPv6 wildcard, as TCP, unless IPV6_V6ONLY. */
 	if (ssk->local.ss_family == AF_INET6)
 		rdma_set_afonly(conn->id, ssk->v6only);
 	err = rdma_bind_addr(conn->id, (struct sockaddr *)&ssk->local);
+	/* The switch resets a failed bind: the socket may bind again. */
 	if (err == -EADDRNOTAVAIL || err == -ENODEV)
 		err = -EADDRNOTAVAIL;
-	if (err) {
-		/* Nothing of a failed bind stays: the socket may bind again. */
-		san_rdma_reset(ssk);
+	if (err)
 		return err;
-	}
 	memcpy(&ssk->local, &conn->id->route.addr.src_addr,
 	       sizeof(ssk->local));
 	san_rdma_save_addrs(conn);
@@ -847,9 +836,9 @@ static u16 san_rdma_src_port(struct rdma_cm_id *id)
 	return 0;
 }
 
-static int san_rdma_listen(struct san_sock *ssk, int backlog)
+static int san_rdma_listen(struct san_sock *ssk, void *handle, int backlog)
 {
-	struct san_rconn *conn = ssk->conn;
+	struct san_rconn *conn = handle;
 	bool claimed = false;
 	u16 port;
 	int err;
@@ -875,16 +864,12 @@ out:
 	return err;
 }
 
-static int san_rdma_connect(struct san_sock *ssk,
+static int san_rdma_connect(struct san_sock *ssk, void *handle,
 			    struct sockaddr_storage *addr)
 {
-	struct san_rconn *conn;
+	struct san_rconn *conn = handle;
 	int err;
 
-	err = san_rdma_conn_get(ssk);
-	if (err)
-		return err;
-	conn = ssk->conn;
 	if (!san_rdma_get(conn))
 		return -ENETDOWN;
 	/* IP_TOS / IPV6_TCLASS: RoCE carries it in the packets' headers. */
@@ -935,14 +920,11 @@ static void san_rdma_abort(struct san_sock *ssk)
 }
 
 /* Free a failed or unused connection now: its address is free after. */
-static void san_rdma_reset(struct san_sock *ssk)
+static void san_rdma_reset(struct san_sock *ssk, void *handle)
 {
-	struct san_rconn *conn = ssk->conn;
+	struct san_rconn *conn = handle;
 	bool run;
 
-	if (!conn)
-		return;
-	WRITE_ONCE(ssk->conn, NULL);
 	/*
 	 * Claim the teardown before the connection is marked orphaned: a cm
 	 * event or abort_work that sees owner_gone would queue it, and the
@@ -964,14 +946,11 @@ static void san_rdma_keepalive(struct san_sock *ssk)
 		san_rdma_ka_arm(conn, HZ);
 }
 
-static void san_rdma_close(struct san_sock *ssk, bool abort)
+static void san_rdma_close(struct san_sock *ssk, void *handle, bool abort)
 {
-	struct san_rconn *conn = ssk->conn;
+	struct san_rconn *conn = handle;
 	bool now;
 
-	if (!conn)
-		return;
-	WRITE_ONCE(ssk->conn, NULL);
 	/*
 	 * Once owner_gone is seen, a cm event, abort_work or a completion
 	 * may queue the teardown, which frees the connection: it is set
@@ -1072,6 +1051,7 @@ const struct san_provider san_rdma_provider = {
 	.name = "rdma",
 	.init = san_rdma_init,
 	.exit = san_rdma_exit,
+	.open = san_rdma_open,
 	.bind = san_rdma_bind,
 	.listen = san_rdma_listen,
 	.connect = san_rdma_connect,

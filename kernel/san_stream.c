@@ -79,6 +79,47 @@ static void san_accept_enqueue(struct san_sock *child)
 	}
 }
 
+/*
+ * The handles the switch stores (ssk->conn, ssk->alt_conn): opened,
+ * reset and closed through these only.  Socket lock held.  A handle is
+ * unpublished (WRITE_ONCE(NULL)) before its provider lets go of it, for
+ * the lockless readers (poll), which providers serve an RCU grace period
+ * longer.
+ */
+static int san_slot_open(struct san_sock *ssk, const struct san_provider *prov,
+			 void **slot, int family)
+{
+	void *conn;
+
+	if (*slot)
+		return 0;
+	conn = prov->open(ssk, family);
+	if (IS_ERR(conn))
+		return PTR_ERR(conn);
+	WRITE_ONCE(*slot, conn);
+	return 0;
+}
+
+static void san_slot_reset(struct san_sock *ssk,
+			   const struct san_provider *prov, void **slot)
+{
+	/* xchg: san_established() may take an unbound alt_conn meanwhile. */
+	void *conn = xchg(slot, NULL);
+
+	if (conn)
+		prov->reset(ssk, conn);
+}
+
+static void san_slot_close(struct san_sock *ssk, bool abort)
+{
+	void *conn = ssk->conn;
+
+	if (!conn)
+		return;
+	WRITE_ONCE(ssk->conn, NULL);
+	ssk->prov->close(ssk, conn, abort);
+}
+
 /* A connect() error that says the address has no RDMA path at all. */
 static bool san_no_path_error(int err)
 {
@@ -112,13 +153,19 @@ void san_conn_fallback(struct san_sock *ssk, int reason)
 	spin_unlock_bh(&ssk->state_lock);
 }
 
-/* The socket is between a decided fallback and its TCP attempt. */
+/*
+ * The socket is between a decided fallback and its TCP attempt: true.
+ * Otherwise the attempt ends here, and so does its fallback timer's claim
+ * (a later connect() arms it anew).
+ */
 static bool san_fallback_pending(struct san_sock *ssk)
 {
 	bool go;
 
 	spin_lock_bh(&ssk->state_lock);
 	go = ssk->fb_go;
+	if (!go)
+		ssk->fb_armed = false;
 	spin_unlock_bh(&ssk->state_lock);
 	return go;
 }
@@ -133,8 +180,7 @@ static void san_fallback_run(struct san_sock *ssk)
 	int err;
 
 	/* The RDMA attempt goes, with everything it holds. */
-	if (ssk->conn)
-		ssk->prov->reset(ssk);
+	san_slot_reset(ssk, ssk->prov, &ssk->conn);
 	WRITE_ONCE(ssk->prov, &san_tcp_provider);
 	/* A bound socket's TCP side holds its address already. */
 	if (ssk->alt_conn) {
@@ -145,7 +191,8 @@ static void san_fallback_run(struct san_sock *ssk)
 	spin_lock_bh(&ssk->state_lock);
 	ssk->fb_go = false;
 	spin_unlock_bh(&ssk->state_lock);
-	err = ssk->prov->connect(ssk, &ssk->peer);
+	err = san_slot_open(ssk, ssk->prov, &ssk->conn, ssk->peer.ss_family) ?:
+	      ssk->prov->connect(ssk, ssk->conn, &ssk->peer);
 	if (err)
 		san_conn_error(ssk, -err);
 }
@@ -209,6 +256,7 @@ static void san_fallback_stop(struct san_sock *ssk)
 void san_established(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
+	void *spare = NULL;
 	bool ok;
 
 	spin_lock_bh(&ssk->state_lock);
@@ -218,7 +266,15 @@ void san_established(struct san_sock *ssk)
 		sk->sk_state = TCP_ESTABLISHED;
 		ssk->fb_armed = false;
 	}
+	/*
+	 * RDMA made it: the TCP socket an unbound connect() kept ready for
+	 * a fallback goes (a bound socket's holds its port, as TCP's).
+	 */
+	if (ok && !ssk->bound && ssk->prov != &san_tcp_provider)
+		spare = xchg(&ssk->alt_conn, NULL);
 	spin_unlock_bh(&ssk->state_lock);
+	if (spare)
+		san_tcp_provider.close(ssk, spare, true);
 	if (!ok)
 		return;
 	atomic_long_inc(ssk->prov == &san_tcp_provider ? &san_stats.tcp_estab :
@@ -465,17 +521,30 @@ static __be16 san_port(const struct sockaddr_storage *addr)
  */
 static void san_unbind_providers(struct san_sock *ssk)
 {
-	if (ssk->alt_conn)
-		san_tcp_provider.reset(ssk);
-	if (ssk->conn)
-		ssk->prov->reset(ssk);
+	san_slot_reset(ssk, &san_tcp_provider, &ssk->alt_conn);
+	san_slot_reset(ssk, ssk->prov, &ssk->conn);
+}
+
+/* Open @prov's handle in @slot and bind @ssk->local on it, or neither. */
+static int san_slot_bind(struct san_sock *ssk, const struct san_provider *prov,
+			 void **slot)
+{
+	int err;
+
+	err = san_slot_open(ssk, prov, slot, ssk->local.ss_family);
+	if (!err)
+		err = prov->bind(ssk, *slot);
+	if (err)
+		san_slot_reset(ssk, prov, slot);
+	return err;
 }
 
 /*
  * Hold @ssk->local on every provider the policy may use (as TCP, port 0
  * picks one, the same on both): RDMA first, then TCP beside it under
  * SAN_POLICY_PREFER_RDMA.  An address no RDMA device serves is held on
- * TCP alone (fallback NO_PATH).  Socket lock held.
+ * TCP alone (fallback NO_PATH).  Nothing is held after an error.  Socket
+ * lock held, no handle held yet.
  */
 static int san_bind_providers(struct san_sock *ssk)
 {
@@ -485,17 +554,17 @@ static int san_bind_providers(struct san_sock *ssk)
 
 	if (ssk->policy == SAN_POLICY_TCP_ONLY) {
 		ssk->prov = &san_tcp_provider;
-		return ssk->prov->bind(ssk);
+		return san_slot_bind(ssk, ssk->prov, &ssk->conn);
 	}
 	do {
 		ssk->local = want;
 		ssk->prov = &san_rdma_provider;
-		err = ssk->prov->bind(ssk);
+		err = san_slot_bind(ssk, ssk->prov, &ssk->conn);
 		if (err == -EADDRNOTAVAIL &&
 		    ssk->policy == SAN_POLICY_PREFER_RDMA) {
 			ssk->local = want;
 			ssk->prov = &san_tcp_provider;
-			err = ssk->prov->bind(ssk);
+			err = san_slot_bind(ssk, ssk->prov, &ssk->conn);
 			if (!err)
 				ssk->fb_reason = SAN_FALLBACK_NO_PATH;
 			return err;
@@ -503,10 +572,10 @@ static int san_bind_providers(struct san_sock *ssk)
 		if (err || ssk->policy == SAN_POLICY_RDMA_ONLY)
 			return err;
 		/* The port RDMA picked must be free on TCP as well. */
-		err = san_tcp_provider.bind(ssk);
+		err = san_slot_bind(ssk, &san_tcp_provider, &ssk->alt_conn);
 		if (!err)
 			return 0;
-		ssk->prov->reset(ssk);
+		san_slot_reset(ssk, ssk->prov, &ssk->conn);
 	} while (err == -EADDRINUSE && --tries);
 	ssk->local = want;
 	return err;
@@ -582,8 +651,13 @@ static int san_listen(struct socket *sock, int backlog)
 	if (!ssk->bound) {
 		/* As TCP: listen() on an unbound socket takes any port. */
 		struct sockaddr_in any = { .sin_family = AF_INET };
+		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6 };
 
-		memcpy(&ssk->local, &any, sizeof(any));
+		/* An IPPROTO_SAN IPv6 socket: its own family's wildcard. */
+		if (ssk->ipfam == AF_INET6)
+			memcpy(&ssk->local, &any6, sizeof(any6));
+		else
+			memcpy(&ssk->local, &any, sizeof(any));
 		ssk->fb_reason = SAN_FALLBACK_NONE;
 		err = san_bind_providers(ssk);
 		if (err) {
@@ -601,10 +675,10 @@ static int san_listen(struct socket *sock, int backlog)
 	if (!ssk->conn)
 		goto out;
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
-	err = ssk->prov->listen(ssk, backlog);
+	err = ssk->prov->listen(ssk, ssk->conn, backlog);
 	/* Plain TCP clients too, on the same port. */
 	if (!err && ssk->alt_conn)
-		err = san_tcp_provider.listen(ssk, backlog);
+		err = san_tcp_provider.listen(ssk, ssk->alt_conn, backlog);
 	if (err) {
 		/* Nothing listens; the next listen() binds again. */
 		san_unbind_providers(ssk);
@@ -620,8 +694,7 @@ out:
 /* Hand a failed connection back to its provider.  Socket lock held. */
 static void san_conn_put(struct san_sock *ssk)
 {
-	if (ssk->conn)
-		ssk->prov->close(ssk, true);
+	san_slot_close(ssk, true);
 }
 
 /*
@@ -694,13 +767,23 @@ static int san_connect_start(struct san_sock *ssk)
 	int err, reason;
 
 	if (may_fall) {
+		/*
+		 * The TCP socket of a fallback is made now, by the caller:
+		 * it belongs to the caller's cgroups and credentials, not to
+		 * the worker that may start it.  A bound socket has it.
+		 */
+		err = san_slot_open(ssk, &san_tcp_provider, &ssk->alt_conn,
+				    ssk->peer.ss_family);
+		if (err)
+			return err;
 		spin_lock_bh(&ssk->state_lock);
 		ssk->fb_armed = true;
 		mod_delayed_work(system_wq, &ssk->fb_work,
 				 san_fallback_timeout());
 		spin_unlock_bh(&ssk->state_lock);
 	}
-	err = ssk->prov->connect(ssk, &ssk->peer);
+	err = san_slot_open(ssk, ssk->prov, &ssk->conn, ssk->peer.ss_family) ?:
+	      ssk->prov->connect(ssk, ssk->conn, &ssk->peer);
 	if (!err || !may_fall)
 		return err;
 	reason = san_no_path_error(-err) ? SAN_FALLBACK_NO_PATH : 0;
@@ -947,9 +1030,7 @@ static int san_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
  */
 static bool san_rx_ready(struct san_sock *ssk)
 {
-	if (ssk->prov->rx_ready)
-		return ssk->prov->rx_ready(ssk);
-	return ssk->prov->rx_queued(ssk);
+	return san_prov_rx_ready(ssk);
 }
 
 /*
@@ -978,7 +1059,12 @@ static __poll_t san_poll(struct file *file, struct socket *sock,
 	int state, shutdown;
 
 	sock_poll_wait(file, sock, wait);
-	state = READ_ONCE(sk->sk_state);
+	/*
+	 * Acquire: the provider is asked below only once ESTABLISHED, when
+	 * @prov and @conn no longer change (bind and the fallback set them
+	 * while the socket is CLOSE or SYN_SENT).
+	 */
+	state = smp_load_acquire(&sk->sk_state);
 	if (state == TCP_LISTEN)
 		return READ_ONCE(sk->sk_ack_backlog) ? EPOLLIN | EPOLLRDNORM : 0;
 
@@ -1000,7 +1086,9 @@ static __poll_t san_poll(struct file *file, struct socket *sock,
 	 * grace period.
 	 */
 	rcu_read_lock();
-	if (san_rx_eof(ssk) || (READ_ONCE(ssk->conn) && san_rx_ready(ssk)))
+	if (san_rx_eof(ssk) ||
+	    (state == TCP_ESTABLISHED && READ_ONCE(ssk->conn) &&
+	     san_rx_ready(ssk)))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (!(shutdown & SEND_SHUTDOWN)) {
 		if (state != TCP_ESTABLISHED)
@@ -1161,12 +1249,13 @@ static int san_zc_run(struct san_sock *ssk, struct msghdr *msg, size_t len,
 static bool san_tx_wakes(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
-	bool ret;
+	bool ret, established;
 
 	rcu_read_lock();
+	/* Acquire, as in san_rx_wakes(): the provider only once established. */
+	established = smp_load_acquire(&sk->sk_state) == TCP_ESTABLISHED;
 	ret = READ_ONCE(sk->sk_err) ||
-	      (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) ||
-	      READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
+	      (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN) || !established ||
 	      (READ_ONCE(ssk->conn) && ssk->prov->tx_ready(ssk));
 	rcu_read_unlock();
 	return ret;
@@ -1225,7 +1314,8 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 			 * Zero-copy only when the call may wait for the peer
 			 * to read: no timeout can end it while exposed.
 			 */
-			if (ssk->prov->zc_send && timeo == MAX_SCHEDULE_TIMEOUT &&
+			if (san_prov_can_zc_send(ssk->prov) &&
+			    timeo == MAX_SCHEDULE_TIMEOUT &&
 			    len - copied >= san_zcopy_threshold(ssk)) {
 				n = san_zc_run(ssk, msg, len - copied, 0, true,
 					       &cancel, &killed);
@@ -1370,7 +1460,7 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		      sock->state != SS_CONNECTED))
 			n = ssk->prov->recvmsg(ssk, msg, len - copied, flags);
 		/* The next bytes may wait in the peer's memory. */
-		if (n == -EAGAIN && ssk->conn && ssk->prov->zc_recv &&
+		if (n == -EAGAIN && ssk->conn && san_prov_can_zc_recv(ssk->prov) &&
 		    !ssk->rx_zc_busy && !(copied && (flags & MSG_PEEK))) {
 			/* A caller that will not wait gets no device wait. */
 			ssk->rx_zc_busy = true;
@@ -1536,15 +1626,19 @@ int san_stream_release(struct socket *sock)
 	 * As TCP, a closed listener's port is free when close() returns:
 	 * it has no data to deliver, its release is synchronous.
 	 */
-	if (listener && ssk->conn)
-		ssk->prov->reset(ssk);
+	/*
+	 * A listener, or a socket that never connected (bound, or its
+	 * attempt failed): nothing to deliver, and as TCP its port is free
+	 * when close() returns.
+	 */
+	if (listener || (sk->sk_state == TCP_CLOSE &&
+			 !READ_ONCE(ssk->was_established) && !ssk->zc_inflight))
+		san_slot_reset(ssk, ssk->prov, &ssk->conn);
 	/* The TCP side of an address also held on RDMA. */
-	if (ssk->alt_conn)
-		san_tcp_provider.reset(ssk);
+	san_slot_reset(ssk, &san_tcp_provider, &ssk->alt_conn);
 	release_sock(sk);
 
-	if (ssk->conn)
-		ssk->prov->close(ssk, abort);
+	san_slot_close(ssk, abort);
 
 	sock->sk = NULL;
 	sock_put(sk);

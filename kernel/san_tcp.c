@@ -12,13 +12,13 @@
  * A listener's kernel socket hands its connections to a work item, which
  * makes an AF_SAN child of each.
  *
- * Where the handle lives: in ssk->conn when TCP carries the socket
- * (ssk->prov is this provider); in ssk->alt_conn when the socket holds its
- * address on TCP beside RDMA (bound or listening under the "prefer RDMA"
- * policy).  The callbacks run in softirq under the kernel socket's lock;
- * they read sk_user_data under sk_callback_lock, which the release work
- * takes to detach them.  A handle and its kernel sock live one RCU grace
- * period past the release, for the switch's lockless readers (poll).
+ * The switch stores the handle: in ssk->conn when TCP carries the socket,
+ * in ssk->alt_conn when the socket holds its address on TCP beside RDMA
+ * (bound or listening under the "prefer RDMA" policy).  The callbacks
+ * run in softirq under the kernel socket's lock; they read sk_user_data
+ * under sk_callback_lock, which the release work takes to detach them.
+ * A handle and its kernel sock live one RCU grace period past the
+ * release, for the switch's lockless readers (poll).
  */
 #include <linux/in.h>
 #include <linux/in6.h>
@@ -72,14 +72,6 @@ enum {
 };
 
 static struct workqueue_struct *san_tcp_wq;
-
-/* The slot that holds @ssk's TCP handle (see the top of this file). */
-static struct san_tconn **san_tcp_slot(struct san_sock *ssk)
-{
-	if (ssk->prov == &san_tcp_provider)
-		return (struct san_tconn **)&ssk->conn;
-	return (struct san_tconn **)&ssk->alt_conn;
-}
 
 /* The handle of a socket TCP carries; lock_sock or rcu_read_lock held. */
 static struct san_tconn *san_tcp_conn(struct san_sock *ssk)
@@ -161,10 +153,14 @@ static void san_tcp_state_change(struct sock *tsk)
 
 	read_lock_bh(&tsk->sk_callback_lock);
 	tc = tsk->sk_user_data;
-	if (tc && tc->tsk != tsk)
+	if (tc && tc->tsk != tsk) {
 		tc->saved_state_change(tsk);
-	else if (tc && !tc->listener)
+	} else if (tc && !tc->listener) {
 		san_tcp_report(tc);
+		/* Our FIN acknowledged (FIN_WAIT2): a lingering close ends. */
+		if (!READ_ONCE(tc->gone))
+			san_wake_tx(tc->ssk);
+	}
 	read_unlock_bh(&tsk->sk_callback_lock);
 }
 
@@ -252,7 +248,27 @@ static struct san_tconn *san_tcp_wrap(struct san_sock *ssk,
 	return tc;
 }
 
-static struct san_tconn *san_tcp_new(struct san_sock *ssk, int family)
+/*
+ * The TCP sockets under AF_SAN sockets get lock classes of their own: an
+ * IPPROTO_SAN socket is an AF_INET(6) socket too, and its lock is held
+ * when the TCP socket's is taken (as MPTCP's subflows, nvme-tcp's).
+ */
+static struct lock_class_key san_tcp_key[2], san_tcp_slock_key[2];
+
+static void san_tcp_reclassify(struct sock *sk)
+{
+	int i = sk->sk_family == AF_INET6;
+
+	if (WARN_ON_ONCE(!sock_allow_reclassification(sk)))
+		return;
+	sock_lock_init_class_and_name(sk,
+				      i ? "slock-AF_INET6-SAN" : "slock-AF_INET-SAN",
+				      &san_tcp_slock_key[i],
+				      i ? "sk_lock-AF_INET6-SAN" : "sk_lock-AF_INET-SAN",
+				      &san_tcp_key[i]);
+}
+
+static void *san_tcp_open(struct san_sock *ssk, int family)
 {
 	struct socket *sock;
 	int err;
@@ -267,6 +283,7 @@ static struct san_tconn *san_tcp_new(struct san_sock *ssk, int family)
 			    IPPROTO_TCP, &sock, 0);
 	if (err)
 		return ERR_PTR(err);
+	san_tcp_reclassify(sock->sk);
 	if (ssk->sk.sk_reuse)
 		sock_set_reuseaddr(sock->sk);
 	if (family == AF_INET6) {
@@ -336,37 +353,29 @@ static void san_tcp_tcp_opts(struct san_sock *ssk)
 	}
 }
 
-static int san_tcp_bind(struct san_sock *ssk)
+static int san_tcp_bind(struct san_sock *ssk, void *handle)
 {
-	struct san_tconn **slot = san_tcp_slot(ssk), *tc;
+	struct san_tconn *tc = handle;
 	struct sockaddr_storage addr;
 	int err, len;
 
-	if (*slot)
-		return 0;
-	tc = san_tcp_new(ssk, ssk->local.ss_family);
-	if (IS_ERR(tc))
-		return PTR_ERR(tc);
+	if (tc->tsk->sk_family != ssk->local.ss_family)
+		return -EAFNOSUPPORT;
 	err = kernel_bind(tc->sock, (struct sockaddr *)&ssk->local,
 			  san_tcp_addr_len(&ssk->local));
-	if (err) {
-		san_tcp_release(tc);
+	if (err)
 		return err;
-	}
 	len = kernel_getsockname(tc->sock, (struct sockaddr *)&addr);
 	if (len > 0)
 		memcpy(&ssk->local, &addr, len);
-	*slot = tc;
 	return 0;
 }
 
-static int san_tcp_listen(struct san_sock *ssk, int backlog)
+static int san_tcp_listen(struct san_sock *ssk, void *handle, int backlog)
 {
-	struct san_tconn *tc = *san_tcp_slot(ssk);
+	struct san_tconn *tc = handle;
 	int err;
 
-	if (!tc)
-		return -EINVAL;
 	tc->listener = true;
 	san_tcp_attach(tc);
 	err = kernel_listen(tc->sock, backlog);
@@ -388,7 +397,7 @@ static void san_tcp_new_child(struct san_tconn *ltc, struct socket *sock)
 	sock->sk->sk_write_space = ltc->saved_write_space;
 	sock->sk->sk_state_change = ltc->saved_state_change;
 	write_unlock_bh(&sock->sk->sk_callback_lock);
-	child = san_child_alloc(lsk);
+	child = san_child_alloc(lsk, &san_tcp_provider);
 	if (IS_ERR(child)) {
 		/* The backlog is full: the client sees a reset. */
 		sock_no_linger(sock->sk);
@@ -401,14 +410,17 @@ static void san_tcp_new_child(struct san_tconn *ltc, struct socket *sock)
 		san_child_drop(child);
 		return;
 	}
-	child->prov = &san_tcp_provider;
-	WRITE_ONCE(child->conn, tc);
+	san_child_set_conn(child, tc);
 	san_tcp_tcp_opts(child);
 	if (sock_flag(&child->sk, SOCK_KEEPOPEN))
 		sock_set_keepalive(tc->tsk);
-	san_tcp_attach(tc);
-	/* Once queued, accept() and close() may free @tc after a grace. */
+	/*
+	 * Once the callbacks are there, a reset may drop the child, and once
+	 * it is queued, accept() and close() may: @tc and the child are
+	 * freed a grace period after that.
+	 */
 	rcu_read_lock();
+	san_tcp_attach(tc);
 	san_established(child);
 	/* What happened before the callbacks were there. */
 	san_tcp_report(tc);
@@ -430,18 +442,13 @@ static void san_tcp_accept_work(struct work_struct *work)
 	}
 }
 
-static int san_tcp_connect(struct san_sock *ssk, struct sockaddr_storage *addr)
+static int san_tcp_connect(struct san_sock *ssk, void *handle,
+			   struct sockaddr_storage *addr)
 {
-	struct san_tconn **slot = san_tcp_slot(ssk), *tc = *slot;
+	struct san_tconn *tc = handle;
 	struct sockaddr_storage to = *addr;
 	int err;
 
-	if (!tc) {
-		tc = san_tcp_new(ssk, addr->ss_family);
-		if (IS_ERR(tc))
-			return PTR_ERR(tc);
-		WRITE_ONCE(*slot, tc);
-	}
 	/* An IPv6 socket reaches an IPv4 peer at its mapped address. */
 	if (tc->tsk->sk_family == AF_INET6 && to.ss_family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)addr;
@@ -582,14 +589,9 @@ static void san_tcp_abort(struct san_sock *ssk)
 	tcp_abort(tc->tsk, ECONNABORTED);
 }
 
-/* Let go of the handle in @slot; release now or from the work queue. */
-static void san_tcp_drop(struct san_tconn **slot, bool abort, bool sync)
+/* Let go of a handle; release it now or from the work queue. */
+static void san_tcp_drop(struct san_tconn *tc, bool abort, bool sync)
 {
-	struct san_tconn *tc = *slot;
-
-	if (!tc)
-		return;
-	WRITE_ONCE(*slot, NULL);
 	WRITE_ONCE(tc->gone, true);
 	tc->abort = abort;
 	if (sync)
@@ -599,13 +601,12 @@ static void san_tcp_drop(struct san_tconn **slot, bool abort, bool sync)
 }
 
 /*
- * Process context, socket lock held: the address is free on return.
- * Resets the handle of either slot: the switch hands back the TCP side of
- * a socket that holds its address on both providers as well.
+ * Process context, socket lock held: the address is free on return.  The
+ * switch hands back the TCP side of an address held on both so as well.
  */
-static void san_tcp_reset(struct san_sock *ssk)
+static void san_tcp_reset(struct san_sock *ssk, void *handle)
 {
-	san_tcp_drop(san_tcp_slot(ssk), true, true);
+	san_tcp_drop(handle, true, true);
 }
 
 /* TCP_INFO and TCP_CONGESTION: the kernel socket's own answer. */
@@ -629,15 +630,16 @@ static void san_tcp_keepalive(struct san_sock *ssk)
 }
 
 /* Any context (a child may be dropped from a callback): deferred. */
-static void san_tcp_close(struct san_sock *ssk, bool abort)
+static void san_tcp_close(struct san_sock *ssk, void *handle, bool abort)
 {
-	san_tcp_drop(san_tcp_slot(ssk), abort, false);
+	san_tcp_drop(handle, abort, false);
 }
 
 const struct san_provider san_tcp_provider = {
 	.name = "tcp",
 	.init = san_tcp_init,
 	.exit = san_tcp_exit,
+	.open = san_tcp_open,
 	.bind = san_tcp_bind,
 	.listen = san_tcp_listen,
 	.connect = san_tcp_connect,

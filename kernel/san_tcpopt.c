@@ -19,12 +19,6 @@
 /* What TCP_CONGESTION reads on a connection that RDMA carries. */
 #define SAN_CONG_NAME "rdma"
 
-static void san_tcpopt_apply(struct san_sock *ssk)
-{
-	if (ssk->conn && ssk->prov->tcp_opts)
-		ssk->prov->tcp_opts(ssk);
-}
-
 /**
  * san_tcpopt_set - setsockopt(SOL_TCP) on an AF_SAN socket
  * @ssk: the socket
@@ -95,7 +89,7 @@ int san_tcpopt_set(struct san_sock *ssk, int optname, sockptr_t optval,
 		break;
 	}
 	if (!err)
-		san_tcpopt_apply(ssk);
+		san_prov_tcp_opts(ssk);
 	release_sock(sk);
 	return err;
 }
@@ -213,9 +207,8 @@ int san_tcpopt_get(struct san_sock *ssk, int optname, char __user *optval,
 
 	lock_sock(sk);
 	err = -ENOPROTOOPT;
-	if (ssk->conn && ssk->prov->tcp_getsockopt &&
-	    READ_ONCE(ssk->was_established))
-		err = ssk->prov->tcp_getsockopt(ssk, optname, optval, optlen);
+	if (READ_ONCE(ssk->was_established))
+		err = san_prov_tcp_getsockopt(ssk, optname, optval, optlen);
 	if (err != -ENOPROTOOPT)
 		goto out;
 	err = 0;

@@ -55,43 +55,6 @@ FIXTURE_VARIANT_ADD(stream, ipv6)
 	.addr = "fd00::15",
 };
 
-static int set_addr(struct sockaddr_storage *ss, int ip, const char *addr,
-		    int port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (ip == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		if (inet_pton(AF_INET, addr, &in->sin_addr) != 1)
-			return -1;
-		return sizeof(*in);
-	}
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	in6->sin6_family = AF_INET6;
-	in6->sin6_port = htons(port);
-	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1)
-		return -1;
-	return sizeof(*in6);
-}
-
-static int port_of(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-static void set_port(struct sockaddr_storage *ss, int port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
-
 /* A listener on the test address; returns its port. */
 static int listen_on(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(stream) *self, int backlog)
@@ -105,8 +68,8 @@ static int listen_on(struct __test_metadata *_metadata,
 			  self->self_len)) TH_LOG("bind: %s", strerror(errno));
 	ASSERT_EQ(0, listen(self->lsn, backlog));
 	ASSERT_EQ(0, getsockname(self->lsn, (struct sockaddr *)&got, &len));
-	ASSERT_NE(0, port_of(&got));
-	return port_of(&got);
+	ASSERT_NE(0, addr_port(&got));
+	return addr_port(&got);
 }
 
 /* self->cli connected to self->srv through a listener. */
@@ -116,7 +79,7 @@ static void make_pair(struct __test_metadata *_metadata,
 	struct sockaddr_storage dst = self->self;
 	int port = listen_on(_metadata, self, 16);
 
-	set_port(&dst, port);
+	addr_set_port(&dst, port);
 	self->cli = socket(self->family, SOCK_STREAM, 0);
 	ASSERT_GE(self->cli, 0);
 	ASSERT_EQ(0, connect(self->cli, (struct sockaddr *)&dst,
@@ -253,7 +216,7 @@ TEST_F(stream, connection_refused)
 	int fd = socket(self->family, SOCK_STREAM, 0);
 
 	ASSERT_GE(fd, 0);
-	set_port(&dst, 9);
+	addr_set_port(&dst, 9);
 	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&dst, self->self_len));
 	EXPECT_EQ(ECONNREFUSED, errno);
 	/* Another attempt on the same socket is allowed, as with TCP. */
@@ -284,7 +247,7 @@ TEST_F(stream, nonblocking_connect)
 	int err, reported;
 	socklen_t len = sizeof(err);
 
-	set_port(&dst, listen_on(_metadata, self, 4));
+	addr_set_port(&dst, listen_on(_metadata, self, 4));
 	self->cli = socket(self->family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	ASSERT_GE(self->cli, 0);
 	EXPECT_EQ(-1, connect(self->cli, (struct sockaddr *)&dst,
@@ -322,7 +285,7 @@ TEST_F(stream, nonblocking_connect_refused_reports_so_error)
 	int err;
 	socklen_t len = sizeof(err);
 
-	set_port(&dst, 9);
+	addr_set_port(&dst, 9);
 	self->cli = socket(self->family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	ASSERT_GE(self->cli, 0);
 	EXPECT_EQ(-1, connect(self->cli, (struct sockaddr *)&dst,
@@ -350,9 +313,9 @@ TEST_F(stream, bind_rules)
 	/* The same port again: EADDRINUSE. */
 	fd = socket(self->family, SOCK_STREAM, 0);
 	ASSERT_GE(fd, 0);
-	set_port(&got, 0);
+	addr_set_port(&got, 0);
 	memcpy(&got, &self->self, sizeof(got));
-	set_port(&got, port);
+	addr_set_port(&got, port);
 	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&got, self->self_len));
 	EXPECT_EQ(EADDRINUSE, errno);
 	close(fd);
@@ -363,7 +326,7 @@ TEST_F(stream, bind_rules)
 	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&self->self, self->self_len));
 	len = sizeof(got);
 	ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&got, &len));
-	EXPECT_NE(0, port_of(&got));
+	EXPECT_NE(0, addr_port(&got));
 	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&self->self,
 			   self->self_len));
 	EXPECT_EQ(EINVAL, errno);
@@ -377,7 +340,7 @@ TEST_F(stream, bind_rules)
 	ASSERT_EQ(0, setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 				sizeof(one)));
 	memcpy(&got, &self->self, sizeof(got));
-	set_port(&got, port);
+	addr_set_port(&got, port);
 	EXPECT_EQ(0, bind(fd, (struct sockaddr *)&got, self->self_len))
 		TH_LOG("rebind: %s", strerror(errno));
 	EXPECT_EQ(0, listen(fd, 1));
@@ -440,7 +403,7 @@ TEST_F(stream, accept_nonblocking_and_flags)
 	EXPECT_EQ(-1, accept(self->lsn, NULL, NULL));
 	EXPECT_EQ(EAGAIN, errno);
 
-	set_port(&dst, port);
+	addr_set_port(&dst, port);
 	self->cli = socket(self->family, SOCK_STREAM, 0);
 	ASSERT_EQ(0, connect(self->cli, (struct sockaddr *)&dst,
 			     self->self_len));
@@ -918,9 +881,9 @@ TEST_F(stream, buffers_start_small_and_grow_within_socket_limits)
 
 		ASSERT_EQ(0, getsockname(self->lsn, (struct sockaddr *)&got,
 					 &len));
-		port = port_of(&got);
+		port = addr_port(&got);
 	}
-	set_port(&dst, port);
+	addr_set_port(&dst, port);
 	self->cli = socket(self->family, SOCK_STREAM, 0);
 	ASSERT_GE(self->cli, 0);
 	ASSERT_EQ(0, setsockopt(self->cli, SOL_SOCKET, SO_SNDBUF, &small,
@@ -1025,7 +988,7 @@ TEST_F(stream, full_backlog_refuses)
 	struct sockaddr_storage dst = self->self;
 	int c[3], i;
 
-	set_port(&dst, listen_on(_metadata, self, 1));
+	addr_set_port(&dst, listen_on(_metadata, self, 1));
 	/* As TCP, a backlog of 1 queues two connections. */
 	for (i = 0; i < 2; i++) {
 		c[i] = socket(self->family, SOCK_STREAM, 0);

@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "san_util.h"
@@ -50,41 +51,6 @@ FIXTURE_VARIANT_ADD(tcp, ipv6)
 	.ip = AF_INET6,
 	.addr = "fd00::15",
 };
-
-static int set_addr(struct sockaddr_storage *ss, int ip, const char *addr,
-		    int port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (ip == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ?
-		       (int)sizeof(*in) : -1;
-	}
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	in6->sin6_family = AF_INET6;
-	in6->sin6_port = htons(port);
-	return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ?
-	       (int)sizeof(*in6) : -1;
-}
-
-static int port_of(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-static void set_port(struct sockaddr_storage *ss, int port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
 
 static int sockopt(int fd, int name)
 {
@@ -122,7 +88,7 @@ static int listener(struct __test_metadata *_metadata,
 		TH_LOG("bind: %s", strerror(errno));
 	EXPECT_EQ(0, listen(fd, 8));
 	EXPECT_EQ(0, getsockname(fd, (struct sockaddr *)&got, &len));
-	*port = port_of(&got);
+	*port = addr_port(&got);
 	return fd;
 }
 
@@ -140,7 +106,7 @@ static int connect_to(FIXTURE_DATA(tcp) *self, int fd, int port)
 {
 	struct sockaddr_storage dst = self->self;
 
-	set_port(&dst, port);
+	addr_set_port(&dst, port);
 	return connect(fd, (struct sockaddr *)&dst, self->len);
 }
 
@@ -278,7 +244,7 @@ TEST_F(tcp, plain_tcp_client_reaches_san_listener)
 	/* The AF_SAN side sees the TCP client's address. */
 	EXPECT_EQ(0, getsockname(cli, (struct sockaddr *)&a, &alen));
 	EXPECT_EQ(0, getpeername(srv, (struct sockaddr *)&b, &blen));
-	EXPECT_EQ(port_of(&a), port_of(&b));
+	EXPECT_EQ(addr_port(&a), addr_port(&b));
 	EXPECT_EQ(bytes, transfer(cli, srv, bytes));
 	EXPECT_EQ(bytes, transfer(srv, cli, bytes));
 	EXPECT_EQ(0, shutdown(srv, SHUT_WR));
@@ -368,11 +334,11 @@ TEST_F(tcp, address_without_rdma_path_goes_over_tcp)
 	ASSERT_EQ(0, listen(lsn, 4));
 	len = sizeof(got);
 	ASSERT_EQ(0, getsockname(lsn, (struct sockaddr *)&got, &len));
-	port = port_of(&got);
+	port = addr_port(&got);
 	cli = san_socket(self, -1);
 	ASSERT_EQ(0, bind(cli, (struct sockaddr *)&lo, len))
 		TH_LOG("bind: %s", strerror(errno));
-	set_port(&lo, port);
+	addr_set_port(&lo, port);
 	ASSERT_EQ(0, connect(cli, (struct sockaddr *)&lo, len))
 		TH_LOG("connect: %s", strerror(errno));
 	srv = keep(self, accept(lsn, NULL, NULL));
@@ -392,7 +358,7 @@ TEST_F(tcp, bound_client_keeps_its_port_over_tcp)
 	cli = san_socket(self, -1);
 	ASSERT_EQ(0, bind(cli, (struct sockaddr *)&self->self, self->len));
 	ASSERT_EQ(0, getsockname(cli, (struct sockaddr *)&mine, &len));
-	bound = port_of(&mine);
+	bound = addr_port(&mine);
 	ASSERT_NE(0, bound);
 	/* The port is held on TCP too: a TCP socket cannot take it. */
 	int t = keep(self, socket(self->ip, SOCK_STREAM, 0));
@@ -402,7 +368,7 @@ TEST_F(tcp, bound_client_keeps_its_port_over_tcp)
 	ASSERT_EQ(0, connect_to(self, cli, port));
 	srv = keep(self, accept(lsn, (struct sockaddr *)&got, &len));
 	ASSERT_GE(srv, 0);
-	EXPECT_EQ(bound, port_of(&got));
+	EXPECT_EQ(bound, addr_port(&got));
 	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
 }
 
@@ -414,7 +380,7 @@ TEST_F(tcp, closed_listener_frees_its_tcp_port)
 	t = keep(self, socket(self->ip, SOCK_STREAM, 0));
 	struct sockaddr_storage a = self->self;
 
-	set_port(&a, port);
+	addr_set_port(&a, port);
 	EXPECT_EQ(-1, bind(t, (struct sockaddr *)&a, self->len));
 	EXPECT_EQ(EADDRINUSE, errno);
 	EXPECT_EQ(0, close(lsn));
@@ -568,7 +534,7 @@ TEST_F(tcp, ipproto_san_speaks_inet_addresses)
 	len = sizeof(a);
 	ASSERT_EQ(0, getsockname(lsn, (struct sockaddr *)&a, &len));
 	EXPECT_EQ(self->ip, a.ss_family);
-	port = port_of(&a);
+	port = addr_port(&a);
 	cli = keep(self, socket(self->ip, SOCK_STREAM, IPPROTO_SAN));
 	ASSERT_EQ(0, connect_to(self, cli, port))
 		TH_LOG("connect: %s", strerror(errno));
@@ -579,7 +545,7 @@ TEST_F(tcp, ipproto_san_speaks_inet_addresses)
 	len = sizeof(a);
 	EXPECT_EQ(0, getpeername(cli, (struct sockaddr *)&a, &len));
 	EXPECT_EQ(self->ip, a.ss_family);
-	EXPECT_EQ(port, port_of(&a));
+	EXPECT_EQ(port, addr_port(&a));
 	EXPECT_EQ(SAN_PROVIDER_RDMA, sockopt(cli, SAN_PROVIDER));
 	EXPECT_EQ(san_scaled(1 << 20), transfer(cli, srv, san_scaled(1 << 20)));
 }
@@ -798,6 +764,155 @@ TEST_F(tcp, cancelled_lingering_close_resets_the_tcp_peer)
 		;
 	EXPECT_EQ(-1, n);
 	EXPECT_EQ(ECONNRESET, errno);
+}
+
+TEST_F(tcp, lingering_close_ends_when_the_fin_is_acked)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 30 };
+	long bytes = san_scaled(1 << 20), t0;
+	int cli, srv;
+	char c;
+
+	tcp_pair(_metadata, self, &cli, &srv);
+	EXPECT_EQ(bytes, transfer(cli, srv, bytes));
+	ASSERT_EQ(0, setsockopt(cli, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	/* Everything was read: close() waits for the FIN's ACK only. */
+	t0 = now_ms();
+	EXPECT_EQ(0, close(cli));
+	self->fds[1] = -1;
+	EXPECT_GT(bound_ms(3000), now_ms() - t0);
+	EXPECT_EQ(0, recv(srv, &c, 1, 0));
+}
+
+TEST_F(tcp, closed_bound_socket_frees_its_port_at_once)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+	int policy, fd, t;
+
+	for (policy = SAN_POLICY_PREFER_RDMA; policy <= SAN_POLICY_TCP_ONLY;
+	     policy++) {
+		fd = socket(self->family, SOCK_STREAM, 0);
+		ASSERT_GE(fd, 0);
+		ASSERT_EQ(0, setsockopt(fd, SOL_SAN, SAN_POLICY, &policy,
+					sizeof(policy)));
+		ASSERT_EQ(0, bind(fd, (struct sockaddr *)&self->self, self->len));
+		len = sizeof(a);
+		ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&a, &len));
+		EXPECT_EQ(0, close(fd));
+		/* As TCP's: free when close() returns, on both providers. */
+		t = socket(self->ip, SOCK_STREAM, 0);
+		EXPECT_EQ(0, bind(t, (struct sockaddr *)&a, self->len))
+			TH_LOG("policy %d: %s", policy, strerror(errno));
+		close(t);
+		fd = socket(self->family, SOCK_STREAM, 0);
+		EXPECT_EQ(0, bind(fd, (struct sockaddr *)&a, self->len))
+			TH_LOG("policy %d again: %s", policy, strerror(errno));
+		close(fd);
+	}
+}
+
+/* The uid /proc/net/tcp{,6} shows for the socket bound to @port. */
+static long tcp_uid_of_port(int ip, int port)
+{
+	char line[512], path[32];
+	unsigned int lport;
+	long uid = -1, u;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/net/tcp%s", ip == AF_INET6 ? "6" : "");
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		/* "sl: local_address:port rem:port st queues tr retrnsmt uid" */
+		if (!colon || !(colon = strchr(colon + 1, ':')))
+			continue;
+		if (sscanf(colon + 1, "%x %*s %*s %*s %*s %*s %ld", &lport,
+			   &u) == 2 && (int)lport == port)
+			uid = u;
+	}
+	fclose(f);
+	return uid;
+}
+
+TEST_F(tcp, fallback_socket_belongs_to_the_caller)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+	int port, lsn, status = -1;
+	pid_t pid;
+
+	lsn = listener(_metadata, self, self->ip, &port);
+	ASSERT_GE(lsn, 0);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int fd;
+
+		/* An unprivileged caller; its fallback's TCP socket is its. */
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		fd = socket(self->family, SOCK_STREAM, 0);
+		if (fd < 0 || connect_to(self, fd, port))
+			_exit(3);
+		if (sockopt(fd, SAN_PROVIDER) != SAN_PROVIDER_TCP)
+			_exit(4);
+		if (getsockname(fd, (struct sockaddr *)&a, &len))
+			_exit(5);
+		_exit(tcp_uid_of_port(self->ip, addr_port(&a)) == 65534 ? 0 : 6);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+struct churn {
+	volatile int stop;
+	volatile int fd;
+	int family;
+	struct sockaddr_storage *self;
+	socklen_t len;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+
+	while (!c->stop) {
+		int fd = socket(c->family, SOCK_STREAM, 0);
+
+		c->fd = fd;
+		bind(fd, (struct sockaddr *)c->self, c->len);
+		listen(fd, 1);
+		c->fd = -1;
+		close(fd);
+	}
+	return NULL;
+}
+
+TEST_F(tcp, poll_while_another_thread_binds_and_closes)
+{
+	struct churn c = { .fd = -1, .family = self->family,
+			   .self = &self->self, .len = self->len };
+	long t0 = now_ms(), polls = 0;
+	pthread_t th;
+
+	pthread_create(&th, NULL, churn_main, &c);
+	while (now_ms() - t0 < 2000) {
+		struct pollfd p = { .fd = c.fd, .events = POLLIN | POLLOUT };
+
+		if (p.fd >= 0) {
+			poll(&p, 1, 0);
+			polls++;
+		}
+	}
+	c.stop = 1;
+	pthread_join(th, NULL);
+	TH_LOG("%ld polls", polls);
+	EXPECT_LT(0, polls);
 }
 
 TEST_HARNESS_MAIN

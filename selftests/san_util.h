@@ -10,6 +10,8 @@
 #include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <linux/san.h>
 
 /*
@@ -124,6 +126,44 @@ static inline const char *san_wait_idle(int secs)
 		usleep(100000);
 	}
 	return busy;
+}
+
+/*
+ * An IPv4 or IPv6 socket address of @addr (text) and @port in @ss;
+ * returns its length, -1 when @addr does not parse.
+ */
+static inline int set_addr(struct sockaddr_storage *ss, int ip,
+			   const char *addr, int port)
+{
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (ip == AF_INET) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ?
+		       (int)sizeof(*in) : -1;
+	}
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(port);
+	return inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1 ?
+	       (int)sizeof(*in6) : -1;
+}
+
+static inline int addr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static inline void addr_set_port(struct sockaddr_storage *ss, int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
 #endif /* _SAN_UTIL_H */
