@@ -7,14 +7,17 @@
 # rdma_estab counter grows, tcp_estab and the fallbacks do not) and to
 # have produced its result; then the same programs between an AF_SAN side
 # and a plain TCP side, which the TCP provider carries (tcp_estab grows);
-# and SAN_RUN_PORTS leaving another port's program on plain TCP.
+# SAN_RUN_PORTS leaving another port's program on plain TCP; and a test
+# program (san_run_prog) using epoll, a non-blocking connect, accept4,
+# SOL_TCP options, sendfile, splice, fork and threads on its own TCP
+# sockets, all of which must be AF_SAN's, over IPv4 and IPv6.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
 top=$(cd "$here/.." && pwd)
 run=$top/tools/san_run
 self=${SAN_SELF:-}
-TESTS=8
+TESTS=10
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 
@@ -141,5 +144,20 @@ if iperf_server "" 5205 &&
 else
 	fail san_run_ports_limit "counters before: $before after: $(snap)"
 fi
+
+# 9, 10: epoll, non-blocking connect, accept4, SOL_TCP, sendfile, splice,
+# fork and threads, each checked by the program itself.
+prog=${SAN_BUILD:-$top/build}/selftests/san_run_prog
+for addr in "$self" fd00::15; do
+	fam=ipv4; [ "$addr" = fd00::15 ] && fam=ipv6
+	before=$(snap)
+	if timeout 60 "$run" "$prog" "$addr" expect-san >"$tmp/prog.out" 2>&1 &&
+	   grew 4 0 "$before"; then
+		pass "program_calls_on_af_san_$fam"
+	else
+		fail "program_calls_on_af_san_$fam" "$(tail -3 "$tmp/prog.out")"
+	fi
+	sed 's/^/# /' "$tmp/prog.out"
+done
 
 finish
