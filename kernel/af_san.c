@@ -91,6 +91,32 @@ struct san_sock6 {
 	struct ipv6_pinfo inet6;	/* last: inet6_sk_generic() */
 };
 
+/*
+ * An IPPROTO_SAN child: what inet_create() and inet6_create() would have
+ * set of the inet parts, which AF_SAN itself never uses.
+ */
+static void san_inet_child_init(struct sock *sk)
+{
+	struct inet_sock *inet = inet_sk(sk);
+
+	inet->uc_ttl = -1;
+	inet->mc_loop = 1;
+	inet->mc_ttl = 1;
+	inet->mc_all = 1;
+	inet->pmtudisc = IP_PMTUDISC_WANT;
+	if (sk->sk_family == AF_INET6) {
+		struct ipv6_pinfo *np = &container_of(san_sk(sk),
+						      struct san_sock6,
+						      ssk)->inet6;
+
+		inet->pinet6 = np;
+		np->hop_limit = -1;
+		np->mcast_hops = IPV6_DEFAULT_MCASTHOPS;
+		np->mc_loop = 1;
+		np->pmtudisc = IPV6_PMTUDISC_WANT;
+	}
+}
+
 static int san_inet_init_sock(struct sock *sk)
 {
 	struct san_sock *ssk = san_sk(sk);
@@ -231,7 +257,22 @@ struct san_sock *san_child_alloc(struct san_sock *lsk,
 	if (full)
 		return ERR_PTR(-ENOBUFS);
 
-	sk = san_sock_alloc(sock_net(lk), NULL, GFP_KERNEL, 0);
+	/*
+	 * A child is what its listener is: an AF_SAN socket, or an
+	 * IPPROTO_SAN one of the listener's inet family and proto.
+	 */
+	if (lsk->ipfam) {
+		sk = sk_alloc(sock_net(lk), lk->sk_family, GFP_KERNEL,
+			      lk->sk_prot, 0);
+		if (sk) {
+			sock_init_data(NULL, sk);
+			sk->sk_protocol = IPPROTO_SAN;
+			san_inet_child_init(sk);
+			san_sock_setup(sk);
+		}
+	} else {
+		sk = san_sock_alloc(sock_net(lk), NULL, GFP_KERNEL, 0);
+	}
 	if (!sk) {
 		spin_lock_bh(&lsk->state_lock);
 		lsk->half_open--;

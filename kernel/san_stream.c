@@ -774,8 +774,10 @@ static int san_connect_start(struct san_sock *ssk)
 		 */
 		err = san_slot_open(ssk, &san_tcp_provider, &ssk->alt_conn,
 				    ssk->peer.ss_family);
-		if (err)
-			return err;
+		/* Refused (an LSM, memory): RDMA alone, no fallback. */
+		may_fall = !err;
+	}
+	if (may_fall) {
 		spin_lock_bh(&ssk->state_lock);
 		ssk->fb_armed = true;
 		mod_delayed_work(system_wq, &ssk->fb_work,
@@ -1701,8 +1703,16 @@ static int san_setsockopt(struct socket *sock, int level, int optname,
 	case SAN_POLICY:
 		if (val < SAN_POLICY_PREFER_RDMA || val > SAN_POLICY_TCP_ONLY)
 			return -EINVAL;
-		/* Read by bind(), listen() and connect(), under the lock. */
+		/*
+		 * Read by bind(), listen() and connect(), under the lock; once
+		 * bound, the address is held on the providers it chose.
+		 */
 		lock_sock(sock->sk);
+		if (ssk->bound || sock->sk->sk_state != TCP_CLOSE ||
+		    ssk->conn) {
+			release_sock(sock->sk);
+			return -EINVAL;
+		}
 		ssk->policy = val;
 		release_sock(sock->sk);
 		return 0;

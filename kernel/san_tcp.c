@@ -390,6 +390,8 @@ static void san_tcp_new_child(struct san_tconn *ltc, struct socket *sock)
 	struct san_sock *lsk = ltc->ssk, *child;
 	struct san_tconn *tc;
 
+	/* A clone's lock class is the default again: ours (see above). */
+	san_tcp_reclassify(sock->sk);
 	/* It inherited the listener's callbacks: the kernel's own back. */
 	write_lock_bh(&sock->sk->sk_callback_lock);
 	sock->sk->sk_user_data = NULL;

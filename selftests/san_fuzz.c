@@ -754,6 +754,16 @@ static void gen_sockopt(struct fz *t, int *level, int *name, const char **lv)
 	}
 }
 
+/* Whether @fd's protocol is IPPROTO_SAN or TCP (an inet socket's). */
+static int inet_proto(int fd)
+{
+	int proto = -1;
+	socklen_t len = sizeof(proto);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) &&
+	       (proto == IPPROTO_SAN || proto == IPPROTO_TCP);
+}
+
 /* Whether @fd is a plain TCP socket (not AF_SAN, not IPPROTO_SAN). */
 static int is_plain_tcp(int fd)
 {
@@ -865,9 +875,9 @@ static void op_getsockopt(struct fz *t)
 
 		if (name == SO_TYPE && v != SOCK_STREAM)
 			violation(t, "SO_TYPE %d", v);
-		/* IPPROTO_SAN and plain TCP sockets are inet ones. */
-		if (name == SO_DOMAIN && v != family && v != AF_INET &&
-		    v != AF_INET6)
+		/* Only IPPROTO_SAN and plain TCP sockets are inet ones. */
+		if (name == SO_DOMAIN && v != family &&
+		    !((v == AF_INET || v == AF_INET6) && inet_proto(fd)))
 			violation(t, "SO_DOMAIN %d, family %d", v, family);
 		if (name == SO_ERROR && (v < 0 || v >= 512))
 			violation(t, "SO_ERROR %d", v);

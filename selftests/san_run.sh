@@ -50,6 +50,18 @@ grew() {
 	fi
 }
 
+# Wait until something listens on TCP port $1 (an AF_SAN listener holds
+# a TCP listener for plain clients: /proc/net/tcp shows it too).
+wait_listen() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	for _ in $(seq 200); do
+		grep -qE ":$hex [0-9A-F]+:[0-9A-F]+ 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # An iperf3 server (under san_run or not) for one test, on port $2.
 iperf_server() {	# iperf_server WRAP PORT
 	$1 timeout 60 iperf3 --forceflush -s -1 -p "$2" >"$tmp/srv.out" 2>&1 &
@@ -93,7 +105,7 @@ fi
 before=$(snap)
 $run timeout 60 sockperf sr --tcp -i "$self" -p 11111 >"$tmp/sr.out" 2>&1 &
 sr=$!
-sleep 1
+wait_listen 11111
 if timeout 60 "$run" sockperf pp --tcp -i "$self" -p 11111 -t 2 >"$tmp/pp.out" 2>&1 &&
    grep -q "avg-latency=" "$tmp/pp.out" && grew 2 0 "$before"; then
 	pass sockperf_pingpong_over_rdma
@@ -126,7 +138,7 @@ fi
 before=$(snap)
 $run timeout 60 sockperf sr --tcp -i "$self" -p 11112 >"$tmp/sr.out" 2>&1 &
 sr=$!
-sleep 1
+wait_listen 11112
 if timeout 60 sockperf pp --tcp -i "$self" -p 11112 -t 2 >"$tmp/pp.out" 2>&1 &&
    grep -q "avg-latency=" "$tmp/pp.out" && grew 0 1 "$before"; then
 	pass sockperf_plain_client_san_server

@@ -175,6 +175,7 @@ int main(int argc, char **argv)
 	srv = accept4(lsn, NULL, NULL, SOCK_CLOEXEC);
 	if (srv < 0 || !(fcntl(srv, F_GETFD) & FD_CLOEXEC))
 		FAIL("accept4 with SOCK_CLOEXEC");
+	check_proto(srv, "the accepted socket");
 	printf("ok: accept4\n");
 	fcntl(cli, F_SETFL, 0);
 

@@ -319,6 +319,12 @@ TEST_F(tcp, policy_values_checked)
 	EXPECT_EQ(EPERM, errno);
 	EXPECT_EQ(SAN_PROVIDER_NONE, sockopt(fd, SAN_PROVIDER));
 	EXPECT_EQ(SAN_FALLBACK_NONE, sockopt(fd, SAN_FALLBACK_REASON));
+	/* Once bound, the address is held where the policy said. */
+	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&self->self, self->len));
+	v = SAN_POLICY_TCP_ONLY;
+	EXPECT_EQ(-1, setsockopt(fd, SOL_SAN, SAN_POLICY, &v, sizeof(v)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(SAN_POLICY_PREFER_RDMA, sockopt(fd, SAN_POLICY));
 }
 
 TEST_F(tcp, address_without_rdma_path_goes_over_tcp)
@@ -542,6 +548,15 @@ TEST_F(tcp, ipproto_san_speaks_inet_addresses)
 	srv = keep(self, accept(lsn, (struct sockaddr *)&a, &len));
 	ASSERT_GE(srv, 0);
 	EXPECT_EQ(self->ip, a.ss_family);
+	/* The accepted socket is IPPROTO_SAN of the same family too. */
+	dom = -1;
+	vlen = sizeof(dom);
+	EXPECT_EQ(0, getsockopt(srv, SOL_SOCKET, SO_DOMAIN, &dom, &vlen));
+	EXPECT_EQ(self->ip, dom);
+	dom = -1;
+	EXPECT_EQ(0, getsockopt(srv, SOL_SOCKET, SO_PROTOCOL, &dom, &vlen));
+	EXPECT_EQ(IPPROTO_SAN, dom);
+	EXPECT_EQ(SAN_CANCEL_PRESERVE, sockopt(srv, SAN_CANCEL_POLICY));
 	len = sizeof(a);
 	EXPECT_EQ(0, getpeername(cli, (struct sockaddr *)&a, &len));
 	EXPECT_EQ(self->ip, a.ss_family);

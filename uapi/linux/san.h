@@ -83,7 +83,8 @@
 
 /*
  * SAN_POLICY: which provider carries the socket's connections, read at
- * bind(), listen() and connect() (set it before them).  The default
+ * bind(), listen() and connect(): set it before them (EINVAL once the
+ * socket is bound or connecting).  The default
  * follows the sysctl net.san.policy (SAN_POLICY_PREFER_RDMA unless
  * changed).
  *
