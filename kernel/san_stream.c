@@ -720,6 +720,8 @@ static void san_cancel_abort(struct san_sock *ssk)
 		ssk->prov->abort(ssk);
 	else
 		san_conn_put(ssk);
+	/* The TCP socket kept for a fallback, or the port held on TCP. */
+	san_slot_reset(ssk, &san_tcp_provider, &ssk->alt_conn);
 	WRITE_ONCE(sk->sk_err, ECONNABORTED);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
 	san_set_state(ssk, TCP_CLOSE);
