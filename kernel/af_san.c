@@ -46,10 +46,32 @@ static void san_sock_destruct(struct sock *sk)
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 }
 
+/*
+ * IPPROTO_SAN sockets are AF_INET(6) sockets, but their lock must not
+ * share the class of TCP's: it is held while TCP sockets' locks are taken
+ * and while their work (a TCP listener's accept_work, which locks the
+ * connections it accepts) is waited for.
+ */
+static struct lock_class_key san_inet_key[2], san_inet_slock_key[2];
+
+static void san_inet_reclassify(struct sock *sk)
+{
+	int i = sk->sk_family == AF_INET6;
+
+	sock_lock_init_class_and_name(sk,
+				      i ? "slock-SANv6" : "slock-SAN",
+				      &san_inet_slock_key[i],
+				      i ? "sk_lock-SANv6" : "sk_lock-SAN",
+				      &san_inet_key[i]);
+}
+
 /* What every AF_SAN socket starts with, after sock_init_data(). */
 static void san_sock_setup(struct sock *sk)
 {
 	struct san_sock *ssk = san_sk(sk);
+
+	if (sk->sk_family == AF_INET || sk->sk_family == AF_INET6)
+		san_inet_reclassify(sk);
 
 	sk->sk_type = SOCK_STREAM;
 	sk->sk_state = TCP_CLOSE;

@@ -209,7 +209,9 @@ static void san_tcp_free_work(struct work_struct *work)
 static void san_tcp_release(struct san_tconn *tc)
 {
 	san_tcp_detach(tc);
-	cancel_work_sync(&tc->accept_work);
+	/* Only a listener's is ever queued (lockdep: no needless wait). */
+	if (tc->listener)
+		cancel_work_sync(&tc->accept_work);
 	if (tc->abort)
 		sock_no_linger(tc->tsk);
 	sock_release(tc->sock);
