@@ -312,6 +312,7 @@ struct san_sock *san_child_alloc(struct san_sock *lsk,
 	sk->sk_flags = lk->sk_flags & (BIT(SOCK_KEEPOPEN) | BIT(SOCK_LINGER));
 	sk->sk_lingertime = lk->sk_lingertime;
 	child->keepidle = READ_ONCE(lsk->keepidle);
+	child->ka_intvl_idle = READ_ONCE(lsk->ka_intvl_idle);
 	/* As TCP's clone: the TCP options of the listener. */
 	child->nodelay = READ_ONCE(lsk->nodelay);
 	child->keepintvl = READ_ONCE(lsk->keepintvl);

@@ -48,6 +48,8 @@
  * @nodelay: TCP_NODELAY; socket lock
  * @cork: TCP_CORK; socket lock
  * @keepintvl: TCP_KEEPINTVL, 0 for the sysctl; socket lock
+ * @ka_intvl_idle: @keepidle came from SAN_KEEPIDLE, which sets the
+ *	interval between probes too (unless TCP_KEEPINTVL is set)
  * @keepcnt: TCP_KEEPCNT, 0 for the sysctl; socket lock
  * @user_timeout: TCP_USER_TIMEOUT in ms, 0 for none; socket lock
  * @v6only: IPV6_V6ONLY (net.ipv6.bindv6only at creation): an IPv6
@@ -98,6 +100,7 @@ struct san_sock {
 	bool nodelay;
 	bool cork;
 	int keepintvl;
+	bool ka_intvl_idle;
 	int keepcnt;
 	int user_timeout;
 	bool v6only;

@@ -1685,7 +1685,12 @@ static int san_setsockopt(struct socket *sock, int level, int optname,
 	case SAN_KEEPIDLE:
 		if (val < 0 || val > 32767)
 			return -EINVAL;
+		/* Idle time and probe interval: the provider applies both. */
+		lock_sock(sock->sk);
 		WRITE_ONCE(ssk->keepidle, val);
+		ssk->ka_intvl_idle = true;
+		san_prov_tcp_opts(ssk);
+		release_sock(sock->sk);
 		return 0;
 	case SAN_CANCEL_POLICY:
 		if (val != SAN_CANCEL_ABORT && val != SAN_CANCEL_PRESERVE)

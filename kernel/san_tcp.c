@@ -335,8 +335,12 @@ static void san_tcp_tcp_opts(struct san_sock *ssk)
 	san_tcp_setopt(tc, TCP_KEEPIDLE,
 		       min_t(unsigned int, san_keepalive_idle(ssk),
 			     MAX_TCP_KEEPIDLE));
+	/* SAN_KEEPIDLE is the interval between probes as well. */
 	if (ssk->keepintvl)
 		san_tcp_setopt(tc, TCP_KEEPINTVL, ssk->keepintvl);
+	else if (ssk->ka_intvl_idle && ssk->keepidle)
+		san_tcp_setopt(tc, TCP_KEEPINTVL,
+			       min_t(int, ssk->keepidle, MAX_TCP_KEEPINTVL));
 	if (ssk->keepcnt)
 		san_tcp_setopt(tc, TCP_KEEPCNT, ssk->keepcnt);
 	san_tcp_setopt(tc, TCP_USER_TIMEOUT, ssk->user_timeout);

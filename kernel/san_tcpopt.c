@@ -64,10 +64,12 @@ int san_tcpopt_set(struct san_sock *ssk, int optname, sockptr_t optval,
 		ssk->cork = !!val;
 		break;
 	case TCP_KEEPIDLE:
-		if (val < 1 || val > MAX_TCP_KEEPIDLE)
+		if (val < 1 || val > MAX_TCP_KEEPIDLE) {
 			err = -EINVAL;
-		else
+		} else {
 			WRITE_ONCE(ssk->keepidle, val);
+			ssk->ka_intvl_idle = false;
+		}
 		break;
 	case TCP_KEEPINTVL:
 		if (val < 1 || val > MAX_TCP_KEEPINTVL)

@@ -930,4 +930,54 @@ TEST_F(tcp, poll_while_another_thread_binds_and_closes)
 	EXPECT_LT(0, polls);
 }
 
+/* The timer /proc/net/tcp{,6} shows for the socket bound to @port. */
+static int tcp_timer_of_port(int ip, int port, unsigned int *tr,
+			     unsigned long *when)
+{
+	char line[512], path[32];
+	unsigned int lport, st;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/net/tcp%s", ip == AF_INET6 ? "6" : "");
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		/* "sl: local:port rem:port st tx:rx tr:when ..." */
+		if (!colon || !(colon = strchr(colon + 1, ':')))
+			continue;
+		/* The established one (01): TIME_WAIT ones may share it. */
+		if (sscanf(colon + 1, "%x %*s %x %*s %x:%lx", &lport, &st, tr,
+			   when) == 4 && (int)lport == port && st == 1) {
+			found = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+TEST_F(tcp, san_keepidle_reaches_the_tcp_socket)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+	unsigned long when = 0;
+	unsigned int tr = 0;
+	int cli, srv, one = 1, idle = 2;
+
+	tcp_pair(_metadata, self, &cli, &srv);
+	/* As san_ka_peer: SO_KEEPALIVE first, then the idle time. */
+	ASSERT_EQ(0, setsockopt(cli, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)));
+	ASSERT_EQ(0, setsockopt(cli, SOL_SAN, SAN_KEEPIDLE, &idle, sizeof(idle)));
+	ASSERT_EQ(0, getsockname(cli, (struct sockaddr *)&a, &len));
+	ASSERT_TRUE(tcp_timer_of_port(self->ip, addr_port(&a), &tr, &when));
+	/* The keepalive timer (2), due within the 2 s idle time. */
+	EXPECT_EQ(2, tr);
+	EXPECT_GE(200, when) TH_LOG("keepalive due in %lu ticks", when);
+	EXPECT_EQ(2, tcpopt(cli, TCP_KEEPIDLE));
+}
+
 TEST_HARNESS_MAIN
