@@ -167,6 +167,7 @@ static int source(int fam, struct sockaddr_in *in, const char *mode)
 	for (i = 0; i < 3; i++) {
 		for (j = 0; j < 300; j++) {
 			c[i].fd = socket(fam, SOCK_STREAM, 0);
+			san_rdma_only(c[i].fd);
 			if (!connect(c[i].fd, (struct sockaddr *)in, sizeof(*in)))
 				break;
 			close(c[i].fd);

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 		return 2;
 	for (i = 0; i < 100; i++) {
 		fd = socket(fam, SOCK_STREAM, 0);
+		san_rdma_only(fd);
 		if (!connect(fd, (struct sockaddr *)&in, sizeof(in)))
 			break;
 		close(fd);

@@ -166,4 +166,16 @@ static inline void addr_set_port(struct sockaddr_storage *ss, int port)
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
+/*
+ * RDMA only: a client that races its server's listen() would otherwise
+ * be refused over RDMA and carried by TCP (the fallback), and what the
+ * test checks (pinned pages, RDMA keepalive, QP errors) is RDMA's.
+ */
+static inline void san_rdma_only(int fd)
+{
+	int p = SAN_POLICY_RDMA_ONLY;
+
+	setsockopt(fd, SOL_SAN, SAN_POLICY, &p, sizeof(p));
+}
+
 #endif /* _SAN_UTIL_H */

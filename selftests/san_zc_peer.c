@@ -133,6 +133,7 @@ static int connect_retry(int fam, struct sockaddr_in *in)
 
 	for (i = 0; i < 150; i++) {
 		fd = socket(fam, SOCK_STREAM, 0);
+		san_rdma_only(fd);
 		if (!connect(fd, (struct sockaddr *)in, sizeof(*in)))
 			return fd;
 		close(fd);

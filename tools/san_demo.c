@@ -146,6 +146,15 @@ static int dial(int fam, const char *ip, int port)
 		fd = socket(fam, SOCK_STREAM, 0);
 		if (fd < 0)
 			return -1;
+		/*
+		 * SAN_DEMO_RDMA_ONLY=1: no fallback to TCP (a two-host test
+		 * whose client may race the server's listen() wants RDMA).
+		 */
+		if (fam != AF_INET && getenv("SAN_DEMO_RDMA_ONLY")) {
+			int p = SAN_POLICY_RDMA_ONLY;
+
+			setsockopt(fd, SOL_SAN, SAN_POLICY, &p, sizeof(p));
+		}
 		if (!connect(fd, (struct sockaddr *)&in, sizeof(in)))
 			return fd;
 		close(fd);
