@@ -18,6 +18,7 @@
 #include <uapi/linux/san.h>
 
 #include "san.h"
+#include "san_compat.h"
 
 /* Dead slots no 6.1 or 6.12 kernel registers: see docs/design.md. */
 int san_family = AF_SAN;
@@ -43,6 +44,7 @@ static struct proto san_proto = {
 
 static void san_sock_destruct(struct sock *sk)
 {
+	san_diag_del(san_sk(sk));
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 }
 
@@ -69,6 +71,7 @@ static void san_inet_reclassify(struct sock *sk)
 static void san_sock_setup(struct sock *sk)
 {
 	struct san_sock *ssk = san_sk(sk);
+	const struct san_net *sn;
 
 	if (sk->sk_family == AF_INET || sk->sk_family == AF_INET6)
 		san_inet_reclassify(sk);
@@ -80,9 +83,13 @@ static void san_sock_setup(struct sock *sk)
 	INIT_LIST_HEAD(&ssk->accept_q);
 	INIT_LIST_HEAD(&ssk->accept_node);
 	INIT_DELAYED_WORK(&ssk->fb_work, san_fallback_work);
-	ssk->policy = san_default_policy();
+	sn = san_net(sock_net(sk));
+	ssk->policy = READ_ONCE(sn->policy);
+	sk->sk_rcvbuf = READ_ONCE(sn->rmem_default);
+	sk->sk_sndbuf = READ_ONCE(sn->wmem_default);
 	ssk->v6only = READ_ONCE(sock_net(sk)->ipv6.sysctl.bindv6only);
 	sock_prot_inuse_add(sock_net(sk), sk->sk_prot, 1);
+	san_diag_add(ssk);
 }
 
 static struct sock *san_sock_alloc(struct net *net, struct socket *sock,
@@ -122,9 +129,8 @@ static void san_inet_child_init(struct sock *sk)
 	struct inet_sock *inet = inet_sk(sk);
 
 	inet->uc_ttl = -1;
-	inet->mc_loop = 1;
 	inet->mc_ttl = 1;
-	inet->mc_all = 1;
+	san_inet_mc_defaults(sk);
 	inet->pmtudisc = IP_PMTUDISC_WANT;
 	if (sk->sk_family == AF_INET6) {
 		struct ipv6_pinfo *np = &container_of(san_sk(sk),
@@ -134,7 +140,7 @@ static void san_inet_child_init(struct sock *sk)
 		inet->pinet6 = np;
 		np->hop_limit = -1;
 		np->mcast_hops = IPV6_DEFAULT_MCASTHOPS;
-		np->mc_loop = 1;
+		san_inet6_mc_defaults(sk, np);
 		np->pmtudisc = IPV6_PMTUDISC_WANT;
 	}
 }
@@ -447,13 +453,17 @@ static int __init af_san_init(void)
 	if (err)
 		goto unregister_proto;
 
-	err = san_cancel_init();
+	err = san_net_register();
 	if (err)
 		goto exit_stats;
 
+	err = san_diag_init();
+	if (err)
+		goto exit_net;
+
 	err = san_providers_init();
 	if (err)
-		goto exit_cancel;
+		goto exit_diag;
 
 	err = sock_register(&san_family_ops);
 	if (err) {
@@ -475,8 +485,10 @@ unregister_family:
 	sock_unregister(san_family);
 exit_providers:
 	san_providers_exit();
-exit_cancel:
-	san_cancel_exit();
+exit_diag:
+	san_diag_exit();
+exit_net:
+	san_net_unregister();
 exit_stats:
 	san_stats_exit();
 unregister_proto:
@@ -489,7 +501,8 @@ static void __exit af_san_exit(void)
 	san_inet_unregister();
 	sock_unregister(san_family);
 	san_providers_exit();
-	san_cancel_exit();
+	san_diag_exit();
+	san_net_unregister();
 	san_stats_exit();
 	proto_unregister(&san_proto);
 }

@@ -10,7 +10,9 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <net/inet_sock.h>
+#include <net/netns/generic.h>
 #include <net/sock.h>
+#include <uapi/linux/san_diag.h>
 
 #include "san_provider.h"
 
@@ -74,6 +76,11 @@
  *	provider (it would free what the transfer uses); a failure then
  *	resets it with &san_provider.abort and close() hands it back.
  *	Socket lock.
+ * @id: SAN_SOCK_ID: unique since load; names the socket in tracepoints
+ *	and sock_diag
+ * @all_node: entry in the list of every AF_SAN socket (san_diag.c),
+ *	under san_all_lock, from creation to destruction
+ * @counters: what the socket's calls moved (sock_diag); socket lock
  */
 struct san_sock {
 	union {
@@ -113,6 +120,9 @@ struct san_sock {
 	u32 half_open;
 	bool rx_zc_busy;
 	u32 zc_inflight;
+	u32 id;
+	struct list_head all_node;
+	struct san_diag_counters counters;
 };
 
 /* Seconds before a keepalive probe of an idle connection. */
@@ -125,14 +135,66 @@ static inline struct san_sock *san_sk(const struct sock *sk)
 
 extern int san_family;
 
+/* Range of net.san.rmem_default and wmem_default: 4 to 128 buffers. */
+#define SAN_NET_BUF_MIN		65536
+#define SAN_NET_BUF_MAX		2097152
+
+/**
+ * struct san_net - a network namespace's net.san.* tunables (san_net.c)
+ * @policy: SAN_POLICY of a new socket
+ * @fallback_timeout_ms: how long a SAN_POLICY_PREFER_RDMA connect() waits
+ *	for RDMA before it goes over TCP
+ * @cancel_timeout_ms: SAN_CANCEL_TIMEOUT of a socket that sets none
+ * @zcopy_threshold: SAN_ZCOPY_THRESHOLD of a socket that sets none; 0
+ *	turns zero-copy off
+ * @rmem_default: SO_RCVBUF of a new socket, in bytes
+ * @wmem_default: SO_SNDBUF of a new socket, in bytes
+ * @sysctl: the namespace's net/san table
+ *
+ * Read with READ_ONCE() (the sysctl handler writes them at any time).
+ */
+struct san_net {
+	int policy;
+	int fallback_timeout_ms;
+	int cancel_timeout_ms;
+	int zcopy_threshold;
+	int rmem_default;
+	int wmem_default;
+	struct ctl_table_header *sysctl;
+};
+
+extern unsigned int san_net_id;
+
+static inline struct san_net *san_net(const struct net *net)
+{
+	return net_generic(net, san_net_id);
+}
+
+int san_net_register(void);
+void san_net_unregister(void);
+
 /* san_cancel.c: which signals cancel, and the cancel timeout. */
-int san_default_policy(void);
-unsigned long san_fallback_timeout(void);
+unsigned long san_fallback_timeout(const struct san_sock *ssk);
 bool san_cancel_pending(void);
 long san_cancel_timeout(const struct san_sock *ssk);
 u32 san_zcopy_threshold(const struct san_sock *ssk);
-int san_cancel_init(void);
-void san_cancel_exit(void);
+
+/*
+ * The rows of the cancellation table (docs/design.md, "Cancellation"):
+ * what a cancelled call did.
+ */
+enum san_cancel_row {
+	SAN_CX_CONNECT,		/* connect() abandoned */
+	SAN_CX_ACCEPT,		/* accept() interrupted, listener kept */
+	SAN_CX_COPY_ABORT,	/* send/recv, copy path, connection reset */
+	SAN_CX_COPY_PRESERVE,	/* send/recv, copy path, connection kept */
+	SAN_CX_LINGER,		/* close() stopped lingering, reset */
+	SAN_CX_ZC_DONE,		/* zero-copy finished within the timeout */
+	SAN_CX_ZC_RESET,	/* zero-copy timed out: connection reset */
+	SAN_CX_ROWS,
+};
+
+extern const char *const san_cancel_row_names[SAN_CX_ROWS];
 
 /**
  * struct san_stats - what AF_SAN holds right now, module-wide
@@ -151,6 +213,13 @@ void san_cancel_exit(void);
  * @tcp_estab: connections established over TCP since load (each end)
  * @fallbacks: connections that went over TCP since load, by
  *	SAN_FALLBACK_REASON
+ * @cancels: calls cancelled since load, by row of the cancellation table
+ *	(enum san_cancel_row)
+ * @aborts: connections this end reset since load (a cancellation, an
+ *	abortive close)
+ * @proto_errors: connections reset because the peer broke the protocol
+ * @zc_bytes_sent: bytes sent zero-copy since load; @zc_bytes_received:
+ *	received
  */
 struct san_stats {
 	atomic_t conns;
@@ -168,11 +237,28 @@ struct san_stats {
 	atomic_long_t rdma_estab;
 	atomic_long_t tcp_estab;
 	atomic_long_t fallbacks[4];
+	atomic_long_t cancels[SAN_CX_ROWS];
+	atomic_long_t aborts;
+	atomic_long_t proto_errors;
+	atomic64_t zc_bytes_sent;
+	atomic64_t zc_bytes_received;
 };
 
 extern struct san_stats san_stats;
 int san_stats_init(void);
 void san_stats_exit(void);
+
+/* san_diag.c: the list of every socket, and sock_diag. */
+void san_diag_add(struct san_sock *ssk);
+void san_diag_del(struct san_sock *ssk);
+int san_diag_init(void);
+void san_diag_exit(void);
+
+/* Events: counters and tracepoints (san_stats.c). */
+void san_note_cancel(struct san_sock *ssk, enum san_cancel_row row, int ret);
+void san_note_abort(struct san_sock *ssk, int err);
+void san_note_zc(struct san_sock *ssk, bool send, int bytes);
+void san_note_state(struct san_sock *ssk, int old, int new);
 
 /* san_stream.c: the fallback from RDMA to TCP (a socket's fb_work). */
 void san_fallback_work(struct work_struct *work);

@@ -7,79 +7,14 @@
  * freezer) is not a cancellation: the call returns -ERESTARTSYS, the
  * signal code does its work, and the call restarts transparently.
  *
- * This file decides which of the two a pending signal is and holds the
- * knobs: net.san.cancel_timeout_ms, net.san.zcopy_threshold and the
- * per-socket options.
+ * This file decides which of the two a pending signal is, and what a
+ * socket's knobs are: its own options, else its namespace's net.san.*
+ * (san_net.c).
  */
 #include <linux/sched/signal.h>
-#include <linux/sysctl.h>
 #include <uapi/linux/san.h>
 
 #include "san.h"
-
-/* Default for SAN_CANCEL_TIMEOUT: how long a cancelled zero-copy call
- * waits for the RDMA operation on its buffer before aborting.
- */
-static int san_cancel_timeout_ms = 2000;
-static int san_cancel_timeout_max = 600000;
-
-/* Default for SAN_ZCOPY_THRESHOLD: transfers of this many bytes or more
- * go zero-copy; 0 turns zero-copy off.
- */
-static int san_zcopy_threshold_bytes = 65536;
-
-/* Default for SAN_POLICY (SAN_POLICY_PREFER_RDMA...). */
-static int san_policy_default;
-static int san_policy_max = SAN_POLICY_TCP_ONLY;
-
-/*
- * How long a connect() under SAN_POLICY_PREFER_RDMA waits for the RDMA
- * attempt before it goes over TCP (a peer host without RDMA never answers).
- */
-static int san_fallback_timeout_ms = 3000;
-static int san_fallback_timeout_min = 100;
-
-static struct ctl_table san_sysctl_table[] = {
-	{
-		.procname = "policy",
-		.data = &san_policy_default,
-		.maxlen = sizeof(int),
-		.mode = 0644,
-		.proc_handler = proc_dointvec_minmax,
-		.extra1 = SYSCTL_ZERO,
-		.extra2 = &san_policy_max,
-	},
-	{
-		.procname = "fallback_timeout_ms",
-		.data = &san_fallback_timeout_ms,
-		.maxlen = sizeof(int),
-		.mode = 0644,
-		.proc_handler = proc_dointvec_minmax,
-		.extra1 = &san_fallback_timeout_min,
-		.extra2 = &san_cancel_timeout_max,
-	},
-	{
-		.procname = "cancel_timeout_ms",
-		.data = &san_cancel_timeout_ms,
-		.maxlen = sizeof(int),
-		.mode = 0644,
-		.proc_handler = proc_dointvec_minmax,
-		.extra1 = SYSCTL_ONE,
-		.extra2 = &san_cancel_timeout_max,
-	},
-	{
-		.procname = "zcopy_threshold",
-		.data = &san_zcopy_threshold_bytes,
-		.maxlen = sizeof(int),
-		.mode = 0644,
-		.proc_handler = proc_dointvec_minmax,
-		.extra1 = SYSCTL_ZERO,
-		.extra2 = SYSCTL_INT_MAX,
-	},
-	{ }
-};
-
-static struct ctl_table_header *san_sysctl_header;
 
 /**
  * san_cancel_pending - whether the pending signals cancel a blocking call
@@ -117,16 +52,12 @@ bool san_cancel_pending(void)
 	return cancel;
 }
 
-/* SAN_POLICY of a new socket: net.san.policy. */
-int san_default_policy(void)
+/* net.san.fallback_timeout_ms of the socket's namespace, in jiffies. */
+unsigned long san_fallback_timeout(const struct san_sock *ssk)
 {
-	return READ_ONCE(san_policy_default);
-}
+	const struct san_net *sn = san_net(sock_net(&ssk->sk));
 
-/* net.san.fallback_timeout_ms, in jiffies. */
-unsigned long san_fallback_timeout(void)
-{
-	return msecs_to_jiffies(READ_ONCE(san_fallback_timeout_ms));
+	return msecs_to_jiffies(READ_ONCE(sn->fallback_timeout_ms));
 }
 
 /**
@@ -141,7 +72,7 @@ long san_cancel_timeout(const struct san_sock *ssk)
 	int ms = READ_ONCE(ssk->cancel_timeout_ms);
 
 	if (!ms)
-		ms = READ_ONCE(san_cancel_timeout_ms);
+		ms = READ_ONCE(san_net(sock_net(&ssk->sk))->cancel_timeout_ms);
 	return msecs_to_jiffies(ms);
 }
 
@@ -157,17 +88,6 @@ u32 san_zcopy_threshold(const struct san_sock *ssk)
 	int bytes = READ_ONCE(ssk->zcopy_threshold);
 
 	if (!bytes)
-		bytes = READ_ONCE(san_zcopy_threshold_bytes);
+		bytes = READ_ONCE(san_net(sock_net(&ssk->sk))->zcopy_threshold);
 	return bytes > 0 ? bytes : U32_MAX;
-}
-
-int san_cancel_init(void)
-{
-	san_sysctl_header = register_sysctl("net/san", san_sysctl_table);
-	return san_sysctl_header ? 0 : -ENOMEM;
-}
-
-void san_cancel_exit(void)
-{
-	unregister_sysctl_table(san_sysctl_header);
 }

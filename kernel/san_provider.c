@@ -113,3 +113,9 @@ int san_prov_tcp_getsockopt(struct san_sock *ssk, int optname,
 		return -ENOPROTOOPT;
 	return ssk->prov->tcp_getsockopt(ssk, optname, optval, optlen);
 }
+
+void san_prov_diag(struct san_sock *ssk, struct san_diag_info *info)
+{
+	if (ssk->conn && ssk->prov->diag)
+		ssk->prov->diag(ssk, info);
+}

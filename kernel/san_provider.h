@@ -137,6 +137,8 @@ struct san_zc {
  *	its resources in the background and drops its socket references.
  *	Called without the socket lock held.  The switch makes no other call
  *	for this connection afterwards.
+ * @diag: fill the provider's fields of @info (credits, buffers) for
+ *	sock_diag.  Optional; socket lock held.
  */
 struct san_provider {
 	const char *name;
@@ -170,6 +172,7 @@ struct san_provider {
 	int (*tcp_getsockopt)(struct san_sock *ssk, int optname,
 			      char __user *optval, int __user *optlen);
 	void (*close)(struct san_sock *ssk, void *conn, bool abort);
+	void (*diag)(struct san_sock *ssk, struct san_diag_info *info);
 };
 
 extern const struct san_provider san_rdma_provider;
@@ -186,5 +189,6 @@ void san_prov_keepalive(struct san_sock *ssk);
 void san_prov_tcp_opts(struct san_sock *ssk);
 int san_prov_tcp_getsockopt(struct san_sock *ssk, int optname,
 			    char __user *optval, int __user *optlen);
+void san_prov_diag(struct san_sock *ssk, struct san_diag_info *info);
 
 #endif /* _SAN_PROVIDER_H */

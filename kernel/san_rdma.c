@@ -501,9 +501,19 @@ destroy_qp:
 
 static void san_rdma_hello(struct san_rconn *conn, struct san_hello *h)
 {
+	u16 flags = SAN_HELLO_GROW;
+
+	/*
+	 * Zero-copy data is READ by its receiver into pages named by the
+	 * local DMA key: iWARP needs a READ's sink registered with remote
+	 * write access, so on iWARP we take no SRC_AVAIL (copy path only;
+	 * we may still expose our own buffers to a peer that reads).
+	 */
+	if (!rdma_protocol_iwarp(conn->id->device, conn->id->port_num))
+		flags |= SAN_HELLO_ZCOPY;
 	h->magic = cpu_to_be32(SAN_WIRE_MAGIC);
 	h->version = cpu_to_be16(SAN_WIRE_VERSION);
-	h->flags = cpu_to_be16(SAN_HELLO_ZCOPY | SAN_HELLO_GROW);
+	h->flags = cpu_to_be16(flags);
 	h->rbuf_count = cpu_to_be32(conn->rbuf_count);
 	h->rbuf_size = cpu_to_be32(SAN_BUF_SIZE);
 }
@@ -614,6 +624,7 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 	reason = san_rdma_hello_check(conn, ev->param.conn.private_data,
 				      ev->param.conn.private_data_len);
 	if (reason) {
+		atomic_long_inc(&san_stats.proto_errors);
 		pr_info_ratelimited("af_san: refused a peer speaking another protocol version\n");
 		goto reject_child;
 	}
@@ -710,6 +721,7 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		    san_rdma_hello_check(conn, ev->param.conn.private_data,
 					 ev->param.conn.private_data_len)) {
 			err = EPROTO;
+			atomic_long_inc(&san_stats.proto_errors);
 			rdma_disconnect(conn->id);
 			break;
 		}
@@ -1073,4 +1085,5 @@ const struct san_provider san_rdma_provider = {
 	.tcp_opts = san_rdma_tcp_opts,
 	.tcp_getsockopt = san_rdma_tcp_getsockopt,
 	.close = san_rdma_close,
+	.diag = san_rdma_diag,
 };

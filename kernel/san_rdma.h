@@ -23,6 +23,8 @@
 /* Buffers each way a connection starts with; more come with use. */
 #define SAN_BUF_INIT		4
 #define SAN_BUF_MAX		128
+static_assert(SAN_BUF_MIN * SAN_BUF_SIZE == SAN_NET_BUF_MIN);
+static_assert(SAN_BUF_MAX * SAN_BUF_SIZE == SAN_NET_BUF_MAX);
 #define SAN_PAYLOAD_MAX		(SAN_BUF_SIZE - sizeof(struct san_msg_hdr))
 
 /* RDMA READs a connection may have in flight in each direction. */
@@ -239,6 +241,7 @@ int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		     int flags);
 u32 san_rdma_rx_queued(struct san_sock *ssk);
 bool san_rdma_rx_ready(struct san_sock *ssk);
+void san_rdma_diag(struct san_sock *ssk, struct san_diag_info *info);
 u32 san_rdma_tx_queued(struct san_sock *ssk);
 bool san_rdma_tx_ready(struct san_sock *ssk);
 void san_rdma_shutdown_tx(struct san_sock *ssk);

@@ -827,6 +827,7 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 violation:
 	conn->rx_dead = true;
 	spin_unlock_bh(&conn->lock);
+	atomic_long_inc(&san_stats.proto_errors);
 	pr_warn_ratelimited("af_san: peer broke the protocol (type %u len %u), resetting\n",
 			    hdr->type, wc->byte_len);
 	san_rdma_fail(conn, ECONNRESET);
@@ -1109,6 +1110,20 @@ bool san_rdma_rx_ready(struct san_sock *ssk)
 	/* A reader's READ in flight holds the head: its end wakes readers. */
 	return conn && READ_ONCE(conn->rx_bytes) &&
 	       !READ_ONCE(conn->zc_pf_wait) && !READ_ONCE(conn->zc_rx);
+}
+
+/* sock_diag: credits and buffers.  Socket lock held. */
+void san_rdma_diag(struct san_sock *ssk, struct san_diag_info *info)
+{
+	struct san_rconn *conn = ssk->conn;
+
+	spin_lock_bh(&conn->lock);
+	info->tx_credits = conn->credits;
+	info->rx_bufs = conn->rbuf_count;
+	info->tx_bufs = conn->tbuf_count;
+	info->peer_rx_bufs = conn->peer_rbuf_count;
+	info->reg_bytes = (conn->rbuf_count + conn->tbuf_count) * SAN_BUF_SIZE;
+	spin_unlock_bh(&conn->lock);
 }
 
 u32 san_rdma_tx_queued(struct san_sock *ssk)

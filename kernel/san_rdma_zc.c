@@ -23,6 +23,7 @@
 #include <linux/slab.h>
 #include <linux/uio.h>
 
+#include "san_compat.h"
 #include "san_rdma.h"
 
 /* Test only: delay handling a READ completion, to hold a receive busy. */
@@ -138,9 +139,10 @@ static bool san_zc_user_seg(struct msghdr *msg, unsigned long *addr,
 		return true;
 	}
 	if (iter_is_iovec(it) && it->nr_segs) {
-		*addr = (unsigned long)it->iov->iov_base + it->iov_offset;
-		*len = min(it->iov->iov_len - it->iov_offset,
-			   iov_iter_count(it));
+		const struct iovec *iov = san_iter_iov(it);
+
+		*addr = (unsigned long)iov->iov_base + it->iov_offset;
+		*len = min(iov->iov_len - it->iov_offset, iov_iter_count(it));
 		return true;
 	}
 	return false;

@@ -12,6 +12,7 @@
  * san_set_state() under ssk->state_lock.
  */
 #include <linux/in.h>
+#include <linux/sched/clock.h>
 #include <linux/in6.h>
 #include <asm/ioctls.h>
 #include <linux/sockios.h>
@@ -21,6 +22,7 @@
 #include <uapi/linux/san.h>
 
 #include "san.h"
+#include "san_compat.h"
 
 /* Allowed transitions: bit N of san_next[old] allows state N. */
 static const u32 san_next[TCP_MAX_STATES] = {
@@ -42,13 +44,17 @@ static const u32 san_next[TCP_MAX_STATES] = {
 bool san_set_state(struct san_sock *ssk, int state)
 {
 	struct sock *sk = &ssk->sk;
+	int old;
 	bool ok;
 
 	spin_lock_bh(&ssk->state_lock);
-	ok = san_next[sk->sk_state] & (1 << state);
+	old = sk->sk_state;
+	ok = san_next[old] & (1 << state);
 	if (ok)
 		sk->sk_state = state;
 	spin_unlock_bh(&ssk->state_lock);
+	if (ok && old != state)
+		san_note_state(ssk, old, state);
 	return ok;
 }
 
@@ -709,6 +715,7 @@ static void san_cancel_abort(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
 
+	san_note_abort(ssk, ECONNABORTED);
 	ssk->aborted = true;
 	/*
 	 * Only an attempt that never connected is handed back now: an
@@ -740,20 +747,26 @@ static int san_cancel_result(struct san_sock *ssk, bool cancel,
 			     int err)
 {
 	bool abort = READ_ONCE(ssk->cancel_policy) == SAN_CANCEL_ABORT;
+	int ret = copied ? copied : err;
 
 	if (killed) {
+		san_note_cancel(ssk, SAN_CX_ZC_RESET, -EINTR);
 		san_cancel_abort(ssk);
 		return -EINTR;
 	}
 	if (cancel && abort) {
+		/* A finished zero-copy transfer reports what it moved. */
+		ret = zc_cancel && copied ? copied : -EINTR;
+		san_note_cancel(ssk, zc_cancel ? SAN_CX_ZC_DONE :
+				SAN_CX_COPY_ABORT, ret);
 		/* Never restarted: the connection is gone. */
 		san_cancel_abort(ssk);
-		/* A finished zero-copy transfer reports what it moved. */
-		return zc_cancel && copied ? copied : -EINTR;
+		return ret;
 	}
-	if (copied)
-		return copied;
-	return err;
+	if (cancel)
+		san_note_cancel(ssk, zc_cancel ? SAN_CX_ZC_DONE :
+				SAN_CX_COPY_PRESERVE, ret);
+	return ret;
 }
 
 /*
@@ -783,7 +796,7 @@ static int san_connect_start(struct san_sock *ssk)
 		spin_lock_bh(&ssk->state_lock);
 		ssk->fb_armed = true;
 		mod_delayed_work(system_wq, &ssk->fb_work,
-				 san_fallback_timeout());
+				 san_fallback_timeout(ssk));
 		spin_unlock_bh(&ssk->state_lock);
 	}
 	err = san_slot_open(ssk, ssk->prov, &ssk->conn, ssk->peer.ss_family) ?:
@@ -891,6 +904,7 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		if (sk->sk_state == TCP_SYN_SENT) {
 			if (cancel) {
 				/* Abandoned: nothing of the attempt stays. */
+				san_note_cancel(ssk, SAN_CX_CONNECT, -EINTR);
 				san_cancel_abort(ssk);
 				sock->state = SS_UNCONNECTED;
 				err = -EINTR;
@@ -919,13 +933,13 @@ out:
 	return err;
 }
 
-static int san_accept(struct socket *sock, struct socket *newsock, int flags,
-		      bool kern)
+int san_do_accept(struct socket *sock, struct socket *newsock, int flags,
+		  bool kern)
 {
 	struct sock *sk = sock->sk;
 	struct san_sock *ssk = san_sk(sk), *child = NULL;
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
-	bool cancel;
+	bool cancel = false;
 	long timeo;
 	int err = 0;
 
@@ -959,6 +973,8 @@ static int san_accept(struct socket *sock, struct socket *newsock, int flags,
 			      sk->sk_state != TCP_LISTEN, &wait);
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
+	if (cancel)
+		san_note_cancel(ssk, SAN_CX_ACCEPT, err);
 	if (!child)
 		goto out;
 
@@ -1237,10 +1253,12 @@ static int san_zc_run(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		n = ssk->prov->zc_recv(ssk, msg, len, flags, &zc);
 	if (n)
 		return n;
+	san_note_zc(ssk, send, -(int)len);
 	ssk->zc_inflight++;
 	san_zc_wait(ssk, &zc, cancel, killed);
 	n = ssk->prov->zc_end(ssk, &zc);
 	ssk->zc_inflight--;
+	san_note_zc(ssk, send, max(n, 0));
 	return n;
 }
 
@@ -1346,6 +1364,10 @@ static int san_sendmsg(struct socket *sock, struct msghdr *msg, size_t len)
 		if (err)
 			break;
 		san_wait_tx(ssk, &timeo);
+	}
+	if (copied) {
+		ssk->counters.bytes_sent += copied;
+		ssk->counters.sends++;
 	}
 	err = san_cancel_result(ssk, cancel, zc_cancel, killed, copied, err);
 	if (err == -EPIPE)
@@ -1517,6 +1539,10 @@ static int san_recvmsg(struct socket *sock, struct msghdr *msg, size_t len,
 		sk_wait_event(sk, &timeo, san_rx_wakes(ssk), &wait);
 		remove_wait_queue(sk_sleep(sk), &wait);
 	}
+	if (copied && !(flags & MSG_PEEK)) {
+		ssk->counters.bytes_received += copied;
+		ssk->counters.recvs++;
+	}
 	err = san_cancel_result(ssk, cancel, zc_cancel, killed, copied, err);
 out:
 	release_sock(sk);
@@ -1574,8 +1600,10 @@ static bool san_linger(struct san_sock *ssk)
 			      &wait);
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
-	if (cancel)
+	if (cancel) {
+		san_note_cancel(ssk, SAN_CX_LINGER, 0);
 		return true;
+	}
 	if (err == -ERESTARTSYS)
 		return false;
 	return !ssk->prov->tx_done(ssk);
@@ -1619,6 +1647,8 @@ int san_stream_release(struct socket *sock)
 			if (sock_flag(sk, SOCK_LINGER))
 				abort = san_linger(ssk);
 		}
+		if (abort)
+			san_note_abort(ssk, ECONNRESET);
 	} else if (sk->sk_state == TCP_CLOSE && !sk->sk_err &&
 		   !ssk->aborted) {
 		/* Ended gracefully: nothing left to abort. */
@@ -1725,6 +1755,7 @@ static int san_setsockopt(struct socket *sock, int level, int optname,
 		return 0;
 	case SAN_PROVIDER:
 	case SAN_FALLBACK_REASON:
+	case SAN_SOCK_ID:
 		return -EPERM;
 	default:
 		return -ENOPROTOOPT;
@@ -1762,6 +1793,9 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
 		break;
 	case SAN_POLICY:
 		val = READ_ONCE(ssk->policy);
+		break;
+	case SAN_SOCK_ID:
+		val = ssk->id;
 		break;
 	case SAN_PROVIDER:
 	case SAN_FALLBACK_REASON:
@@ -1806,7 +1840,7 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
 	.sendmsg = san_sendmsg,			\
 	.recvmsg = san_recvmsg,			\
 	.mmap = sock_no_mmap,			\
-	.sendpage = sock_no_sendpage,		\
+	SAN_SENDPAGE_OP				\
 }
 
 const struct proto_ops san_stream_ops = SAN_STREAM_OPS(AF_SAN);

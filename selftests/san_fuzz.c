@@ -45,12 +45,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/san_diag.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -72,13 +76,13 @@ enum op {
 	OP_SOCKET, OP_BIND, OP_LISTEN, OP_CONNECT, OP_ACCEPT, OP_SEND,
 	OP_RECV, OP_SHUTDOWN, OP_SETSOCKOPT, OP_GETSOCKOPT, OP_POLL,
 	OP_EPOLL, OP_IOCTL, OP_CLOSE, OP_GETNAME, OP_FCNTL, OP_DUP,
-	OP_PAIR, OP_SENDFILE, OP_FORK, NOP
+	OP_PAIR, OP_SENDFILE, OP_DIAG, OP_FORK, NOP
 };
 
 static const char *const op_name[NOP] = {
 	"socket", "bind", "listen", "connect", "accept", "send", "recv",
 	"shutdown", "setsockopt", "getsockopt", "poll", "epoll", "ioctl",
-	"close", "getname", "fcntl", "dup", "pair", "sendfile", "fork",
+	"close", "getname", "fcntl", "dup", "pair", "sendfile", "diag", "fork",
 };
 
 /* Relative weights of the operations a worker picks. */
@@ -88,7 +92,7 @@ static const int op_weight[NOP] = {
 	[OP_SETSOCKOPT] = 8, [OP_GETSOCKOPT] = 5, [OP_POLL] = 3,
 	[OP_EPOLL] = 3, [OP_IOCTL] = 3, [OP_CLOSE] = 3, [OP_GETNAME] = 2,
 	[OP_FCNTL] = 2, [OP_DUP] = 1, [OP_PAIR] = 4, [OP_SENDFILE] = 1,
-	[OP_FORK] = 1,
+	[OP_DIAG] = 1, [OP_FORK] = 1,
 };
 
 /* Sizes around the copy and zero-copy thresholds. */
@@ -737,7 +741,7 @@ static void gen_sockopt(struct fz *t, int *level, int *name, const char **lv)
 	} else if (r < 70) {
 		*level = SOL_SAN;
 		*lv = "SOL_SAN";
-		*name = chance(t, 85) ? 1 + (int)rn(t, 7) : (int)rn(t, 64) - 8;
+		*name = chance(t, 85) ? 1 + (int)rn(t, 8) : (int)rn(t, 64) - 8;
 	} else if (r < 75) {
 		*level = chance(t, 50) ? SOL_IP : SOL_IPV6;
 		*lv = *level == SOL_IP ? "SOL_IP" : "SOL_IPV6";
@@ -1131,6 +1135,94 @@ static int reap(pid_t pid, int flags)
 	return p;
 }
 
+/*
+ * A sock_diag dump of every AF_SAN socket while the others churn: random
+ * state, inode and detail filters, sometimes a request too short (EINVAL)
+ * or not a dump (EOPNOTSUPP).  Every reply must be sane.
+ */
+static void op_diag(struct fz *t)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct san_diag_req req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.req = {
+			.sdiag_family = family,
+			.sdiag_states = chance(t, 50) ? ~0U : rn(t, 1 << 12),
+			.sdiag_show = rn(t, 8),
+		},
+	};
+	char *buf = t->buf;
+	int fd, want = 0, n, replies = 0;
+
+	if (chance(t, 10)) {
+		msg.nlh.nlmsg_len = sizeof(msg.nlh) + rn(t, sizeof(msg.req));
+		want = EINVAL;
+	} else if (chance(t, 10)) {
+		msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+		want = EOPNOTSUPP;
+	}
+	if (chance(t, 20)) {
+		struct stat st;
+
+		if (!fstat(slot_fd(t), &st))
+			msg.req.sdiag_ino = st.st_ino;
+	}
+	begin(t, "diag(states 0x%x, ino %u, show %u, len %u)",
+	      msg.req.sdiag_states, msg.req.sdiag_ino, msg.req.sdiag_show,
+	      msg.nlh.nlmsg_len);
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		end(t, OP_DIAG, -1);
+		return;
+	}
+	n = send(fd, &msg, msg.nlh.nlmsg_len, 0);
+	while (n >= 0) {
+		struct nlmsghdr *h;
+
+		n = recv(fd, buf, 65536, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			const struct san_diag_msg *r = NLMSG_DATA(h);
+			int err;
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				n = -1;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				err = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				if (err != want)
+					violation(t, "diag: error %d, expected %d",
+						  err, want);
+				want = 0;
+				n = -1;
+				break;
+			}
+			replies++;
+			if (want)
+				violation(t, "diag: a reply to a bad request");
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*r)) ||
+			    r->sdiag_state > 11 || r->sdiag_provider > 2 ||
+			    r->sdiag_fallback > 3 ||
+			    !(msg.req.sdiag_states & (1U << r->sdiag_state)) ||
+			    (msg.req.sdiag_ino &&
+			     r->sdiag_ino != msg.req.sdiag_ino))
+				violation(t, "diag: bad reply (state %u provider %u)",
+					  r->sdiag_state, r->sdiag_provider);
+		}
+	}
+	end(t, OP_DIAG, replies);
+	close(fd);
+}
+
 /* A child: a few calls on the inherited sockets, then _exit. */
 static void op_fork(struct fz *t)
 {
@@ -1184,6 +1276,7 @@ static void do_op(struct fz *t, enum op op)
 	case OP_DUP: op_dup(t); break;
 	case OP_PAIR: op_pair(t); break;
 	case OP_SENDFILE: op_sendfile(t); break;
+	case OP_DIAG: op_diag(t); break;
 	case OP_FORK:
 		if (fork_on && !in_child)
 			op_fork(t);

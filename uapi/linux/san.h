@@ -122,4 +122,11 @@
 #define SAN_FALLBACK_REFUSED	2
 #define SAN_FALLBACK_TIMEOUT	3
 
+/*
+ * SAN_SOCK_ID (read only): the socket's id, unique since the module was
+ * loaded: the "id" of the af_san tracepoints and of sock_diag
+ * (linux/san_diag.h), so that a trace can be matched to a socket.
+ */
+#define SAN_SOCK_ID		8
+
 #endif /* _UAPI_LINUX_SAN_H */

@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What an operator sees: every AF_SAN socket through sock_diag
+ * (linux/san_diag.h) with its state, provider, addresses, queues, buffers
+ * and counters; the filters (state, inode, namespace); a dump larger than
+ * one netlink reply; tools/sanstat's output; the af_san tracepoints of a
+ * cancelled call; the module-wide counters by cancellation row.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <linux/san_diag.h>
+
+#include "kselftest_harness.h"
+#include "san_util.h"
+
+#define TCPS_ESTABLISHED	1
+#define TCPS_LISTEN		10
+
+/* What a dump said about one socket. */
+struct seen {
+	struct san_diag_msg msg;
+	struct san_diag_info info;
+	struct san_diag_counters ctr;
+	int has_info, has_ctr;
+};
+
+/*
+ * Dumps the sockets that match @states/@ino with @show; calls @fn for
+ * each.  Returns the number of sockets, or -errno.
+ */
+static int diag_dump(int family, unsigned int states, unsigned int ino,
+		     unsigned int show, void (*fn)(const struct seen *, void *),
+		     void *arg)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct san_diag_req req;
+	} msg = {
+		.nlh = {
+			.nlmsg_len = sizeof(msg),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			.nlmsg_seq = 7,
+		},
+		.req = {
+			.sdiag_family = family,
+			.sdiag_states = states,
+			.sdiag_ino = ino,
+			.sdiag_show = show,
+		},
+	};
+	static char buf[32768] __attribute__((aligned(8)));
+	int fd, count = 0, done = 0;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &msg, sizeof(msg), 0) < 0) {
+		count = -errno;
+		goto out;
+	}
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		if (n <= 0) {
+			count = n < 0 ? -errno : -EIO;
+			break;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			struct seen s = {};
+			struct nlattr *a;
+			int alen;
+
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				count = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				done = 1;
+				break;
+			}
+			memcpy(&s.msg, NLMSG_DATA(h), sizeof(s.msg));
+			alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(s.msg));
+			a = (struct nlattr *)((char *)NLMSG_DATA(h) +
+					      NLMSG_ALIGN(sizeof(s.msg)));
+			while (alen >= (int)sizeof(*a) &&
+			       a->nla_len >= sizeof(*a) && a->nla_len <= alen) {
+				void *p = (char *)a + NLA_HDRLEN;
+
+				if (a->nla_type == SAN_DIAG_INFO &&
+				    a->nla_len == NLA_HDRLEN + sizeof(s.info)) {
+					memcpy(&s.info, p, sizeof(s.info));
+					s.has_info = 1;
+				}
+				if (a->nla_type == SAN_DIAG_COUNTERS &&
+				    a->nla_len == NLA_HDRLEN + sizeof(s.ctr)) {
+					memcpy(&s.ctr, p, sizeof(s.ctr));
+					s.has_ctr = 1;
+				}
+				alen -= NLA_ALIGN(a->nla_len);
+				a = (struct nlattr *)((char *)a +
+						      NLA_ALIGN(a->nla_len));
+			}
+			count++;
+			if (fn)
+				fn(&s, arg);
+		}
+	}
+out:
+	close(fd);
+	return count;
+}
+
+struct find {
+	unsigned int id;
+	int found;
+	struct seen s;
+};
+
+static void find_cb(const struct seen *s, void *arg)
+{
+	struct find *f = arg;
+
+	if (s->msg.sdiag_id == f->id) {
+		f->found++;
+		f->s = *s;
+	}
+}
+
+static unsigned int sock_id(int fd)
+{
+	unsigned int id = 0;
+	socklen_t len = sizeof(id);
+
+	if (getsockopt(fd, SOL_SAN, SAN_SOCK_ID, &id, &len))
+		return 0;
+	return id;
+}
+
+static unsigned int sock_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* The socket whose id @fd has, as the dump shows it; found == 1 if once. */
+static struct find diag_find(int family, int fd, unsigned int states)
+{
+	struct find f = { .id = sock_id(fd) };
+
+	diag_dump(family, states, 0, SAN_SHOW_INFO | SAN_SHOW_COUNTERS,
+		  find_cb, &f);
+	return f;
+}
+
+FIXTURE(obs)
+{
+	int family, lsn, cli, srv, port;
+	struct sockaddr_storage self;
+	socklen_t self_len;
+};
+
+FIXTURE_SETUP(obs)
+{
+	const char *addr = getenv("SAN_SELF");
+
+	self->lsn = self->cli = self->srv = -1;
+	self->family = san_family();
+	if (self->family < 0)
+		SAN_SETUP_SKIP("af_san is not loaded");
+	if (!addr)
+		SAN_SETUP_SKIP("SAN_SELF (an address on an RDMA device) is not set: run in tools/testbox");
+	self->self_len = set_addr(&self->self, AF_INET, addr, 0);
+	ASSERT_GT(self->self_len, 0);
+	ASSERT_EQ(NULL, san_wait_idle(10));
+}
+
+FIXTURE_TEARDOWN(obs)
+{
+	if (self->cli >= 0)
+		close(self->cli);
+	if (self->srv >= 0)
+		close(self->srv);
+	if (self->lsn >= 0)
+		close(self->lsn);
+	if (self->family >= 0)
+		EXPECT_EQ(NULL, san_wait_idle(20));
+}
+
+/* A listener and an RDMA connection to it, on SAN_SELF. */
+static void make_pair(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(obs) *self)
+{
+	struct sockaddr_storage got, dst;
+	socklen_t len = sizeof(got);
+
+	self->lsn = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->lsn);
+	ASSERT_EQ(0, bind(self->lsn, (struct sockaddr *)&self->self,
+			  self->self_len));
+	ASSERT_EQ(0, listen(self->lsn, 7));
+	ASSERT_EQ(0, getsockname(self->lsn, (struct sockaddr *)&got, &len));
+	self->port = addr_port(&got);
+	dst = self->self;
+	addr_set_port(&dst, self->port);
+	self->cli = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->cli);
+	san_rdma_only(self->cli);
+	ASSERT_EQ(0, connect(self->cli, (struct sockaddr *)&dst,
+			     self->self_len)) TH_LOG("connect: %m");
+	self->srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, self->srv);
+}
+
+static void recv_all(struct __test_metadata *_metadata, int fd, char *buf,
+		     size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = recv(fd, buf + off, len - off, 0);
+
+		ASSERT_LT(0, n) TH_LOG("recv: %m");
+		off += n;
+	}
+}
+
+/*
+ * The listener and both ends, with what each did: states, provider,
+ * addresses and ports on both sides, queues, buffers, credits, counters.
+ */
+TEST_F(obs, dump_shows_listener_and_both_ends)
+{
+	size_t len = 100000;
+	char *buf = malloc(len);
+	struct find l, c, s;
+	int one = 1, zcoff = INT_MAX, st;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	make_pair(_metadata, self);
+	/* Copy path only: the counters below are the copy path's. */
+	ASSERT_EQ(0, setsockopt(self->cli, SOL_SAN, SAN_ZCOPY_THRESHOLD,
+				&zcoff, sizeof(zcoff)));
+	ASSERT_EQ(0, setsockopt(self->srv, SOL_SAN, SAN_ZCOPY_THRESHOLD,
+				&zcoff, sizeof(zcoff)));
+	memset(buf, 'x', len);
+	/* A child sends (the peer's buffers hold less than len). */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		size_t off = 0;
+
+		while (off < len) {
+			ssize_t n = send(self->cli, buf + off, len - off, 0);
+
+			if (n <= 0)
+				_exit(1);
+			off += n;
+		}
+		/* 3 bytes left unread on the server's side. */
+		_exit(send(self->cli, "abc", 3, 0) == 3 ? 0 : 2);
+	}
+	recv_all(_metadata, self->srv, buf, len);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_EQ(0, WEXITSTATUS(st));
+	ASSERT_EQ(0, setsockopt(self->srv, SOL_SOCKET, SO_KEEPALIVE, &one,
+				sizeof(one)));
+	san_wait_data(self->srv);
+
+	l = diag_find(self->family, self->lsn, ~0U);
+	c = diag_find(self->family, self->cli, ~0U);
+	s = diag_find(self->family, self->srv, ~0U);
+	ASSERT_EQ(1, l.found);
+	ASSERT_EQ(1, c.found);
+	ASSERT_EQ(1, s.found);
+
+	EXPECT_EQ(TCPS_LISTEN, l.s.msg.sdiag_state);
+	EXPECT_EQ(self->port, l.s.msg.sdiag_sport);
+	EXPECT_EQ(7, l.s.msg.sdiag_wqueue);	/* backlog */
+	EXPECT_EQ(0, l.s.msg.sdiag_rqueue);	/* nothing queued */
+	EXPECT_EQ(sock_ino(self->lsn), l.s.msg.sdiag_ino);
+	EXPECT_EQ(getuid(), l.s.msg.sdiag_uid);
+
+	EXPECT_EQ(TCPS_ESTABLISHED, c.s.msg.sdiag_state);
+	EXPECT_EQ(TCPS_ESTABLISHED, s.s.msg.sdiag_state);
+	EXPECT_EQ(SAN_PROVIDER_RDMA, c.s.msg.sdiag_provider);
+	EXPECT_EQ(SAN_PROVIDER_RDMA, s.s.msg.sdiag_provider);
+	EXPECT_EQ(SAN_FALLBACK_NONE, c.s.msg.sdiag_fallback);
+	EXPECT_EQ(AF_INET, c.s.msg.sdiag_family);
+	EXPECT_EQ(self->port, c.s.msg.sdiag_dport);
+	EXPECT_EQ(self->port, s.s.msg.sdiag_sport);
+	EXPECT_EQ(c.s.msg.sdiag_sport, s.s.msg.sdiag_dport);
+	EXPECT_EQ(((struct sockaddr_in *)&self->self)->sin_addr.s_addr,
+		  c.s.msg.sdiag_dst[0]);
+	EXPECT_EQ(c.s.msg.sdiag_src[0], s.s.msg.sdiag_dst[0]);
+	EXPECT_EQ(3, s.s.msg.sdiag_rqueue);
+	EXPECT_EQ(sock_ino(self->srv), s.s.msg.sdiag_ino);
+
+	ASSERT_TRUE(c.s.has_info && s.s.has_info && c.s.has_ctr);
+	EXPECT_EQ(0, c.s.info.ipproto_san);
+	EXPECT_EQ(SAN_POLICY_RDMA_ONLY, c.s.info.policy);
+	EXPECT_EQ(SAN_CANCEL_ABORT, c.s.info.cancel_policy);
+	EXPECT_LT(0, c.s.info.tx_bufs);
+	EXPECT_LT(0, s.s.info.rx_bufs);
+	EXPECT_LT(0, c.s.info.peer_rx_bufs);
+	EXPECT_LT(0, c.s.info.reg_bytes);
+	EXPECT_EQ(0, c.s.info.aborted);
+
+	EXPECT_EQ(len + 3, c.s.ctr.bytes_sent);
+	EXPECT_EQ(0, c.s.ctr.bytes_received);
+	EXPECT_EQ(len, s.s.ctr.bytes_received);
+	EXPECT_LE(2, c.s.ctr.sends);
+	EXPECT_LE(1, s.s.ctr.recvs);
+	EXPECT_EQ(0, c.s.ctr.zc_sends);
+	EXPECT_EQ(0, c.s.ctr.cancels);
+	free(buf);
+}
+
+/* Zero-copy transfers are counted on both sides, bytes and calls. */
+TEST_F(obs, dump_counts_zero_copy)
+{
+	size_t len = 1 << 20;
+	char *out = malloc(len), *in = malloc(len);
+	struct find c, s;
+	pid_t pid;
+	int st;
+
+	ASSERT_TRUE(out && in);
+	make_pair(_metadata, self);
+	memset(out, 'z', len);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		_exit(send(self->cli, out, len, 0) == (ssize_t)len ? 0 : 1);
+	}
+	recv_all(_metadata, self->srv, in, len);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_EQ(0, WEXITSTATUS(st));
+	EXPECT_EQ(0, memcmp(out, in, len));
+	c = diag_find(self->family, self->cli, ~0U);
+	s = diag_find(self->family, self->srv, ~0U);
+	ASSERT_EQ(1, c.found);
+	ASSERT_EQ(1, s.found);
+	EXPECT_EQ(len, c.s.ctr.bytes_sent);
+	EXPECT_LE(1, c.s.ctr.zc_sends);
+	EXPECT_LT(0, c.s.ctr.zc_bytes_sent);
+	EXPECT_LE(c.s.ctr.zc_bytes_sent, len);
+	EXPECT_EQ(len, s.s.ctr.bytes_received);
+	EXPECT_LE(1, s.s.ctr.zc_recvs);
+	EXPECT_EQ(c.s.ctr.zc_bytes_sent, s.s.ctr.zc_bytes_received);
+	free(out);
+	free(in);
+}
+
+static void count_cb(const struct seen *s, void *arg)
+{
+	int *states = arg;
+
+	states[s->msg.sdiag_state & 15]++;
+}
+
+/* The state filter and the inode filter select what they say. */
+TEST_F(obs, filters_by_state_and_inode)
+{
+	int states[16] = {}, n;
+	struct find f = {};
+
+	make_pair(_metadata, self);
+	n = diag_dump(self->family, 1U << TCPS_LISTEN, 0, 0, count_cb,
+		      states);
+	EXPECT_LE(1, n);
+	EXPECT_EQ(n, states[TCPS_LISTEN]);
+	f.id = sock_id(self->cli);
+	n = diag_dump(self->family, ~0U, sock_ino(self->cli), 0, find_cb, &f);
+	EXPECT_EQ(1, n);
+	EXPECT_EQ(1, f.found);
+	/* A state the socket is not in hides it. */
+	f.found = 0;
+	n = diag_dump(self->family, 1U << TCPS_LISTEN, sock_ino(self->cli), 0,
+		      find_cb, &f);
+	EXPECT_EQ(0, n);
+	EXPECT_EQ(0, f.found);
+}
+
+struct idset {
+	unsigned char *seen;
+	unsigned int lo, hi;
+	int dups;
+};
+
+static void ids_cb(const struct seen *s, void *arg)
+{
+	struct idset *ids = arg;
+	unsigned int id = s->msg.sdiag_id;
+
+	if (id < ids->lo || id > ids->hi)
+		return;
+	if (ids->seen[id - ids->lo]++)
+		ids->dups++;
+}
+
+/*
+ * 600 sockets take several netlink replies: each is listed once, none
+ * is missed, and sockets closed meanwhile do not upset the dump.
+ */
+TEST_F(obs, large_dump_lists_each_socket_once)
+{
+	enum { N = 600 };
+	int fds[N], i, missing = 0;
+	struct idset ids = {};
+
+	for (i = 0; i < N; i++) {
+		fds[i] = socket(self->family, SOCK_STREAM, 0);
+		ASSERT_LE(0, fds[i]);
+	}
+	ids.lo = sock_id(fds[0]);
+	ids.hi = sock_id(fds[N - 1]);
+	ASSERT_EQ(N - 1, ids.hi - ids.lo);
+	ids.seen = calloc(N, 1);
+	ASSERT_NE(NULL, ids.seen);
+	ASSERT_LE(N, diag_dump(self->family, ~0U, 0,
+			       SAN_SHOW_INFO | SAN_SHOW_COUNTERS, ids_cb,
+			       &ids));
+	for (i = 0; i < N; i++)
+		missing += !ids.seen[i];
+	EXPECT_EQ(0, missing);
+	EXPECT_EQ(0, ids.dups);
+	for (i = 0; i < N; i++)
+		close(fds[i]);
+	memset(ids.seen, 0, N);
+	ids.dups = 0;
+	diag_dump(self->family, ~0U, 0, 0, ids_cb, &ids);
+	for (i = 0; i < N; i++)
+		EXPECT_EQ(0, ids.seen[i]);
+	free(ids.seen);
+}
+
+/* A dump lists only the sockets of the caller's network namespace. */
+TEST_F(obs, dump_sees_its_namespace_only)
+{
+	unsigned int mine;
+	int fd, status;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root (unshare)");
+	fd = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	mine = sock_id(fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct find f = { .id = mine };
+		int other;
+
+		if (unshare(CLONE_NEWNET))
+			_exit(10);
+		other = socket(self->family, SOCK_STREAM, 0);
+		if (other < 0)
+			_exit(11);
+		if (diag_dump(self->family, ~0U, 0, 0, find_cb, &f) < 1)
+			_exit(12);	/* its own socket at least */
+		_exit(f.found ? 13 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(fd);
+}
+
+/* Any user may list sockets, as with ss; the uid is the creator's. */
+TEST_F(obs, unprivileged_dump_and_uid)
+{
+	int status;
+	pid_t pid;
+
+	if (geteuid())
+		SKIP(return, "needs root to change uid");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct find f;
+		int fd;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		fd = socket(self->family, SOCK_STREAM, 0);
+		if (fd < 0)
+			_exit(11);
+		f = diag_find(self->family, fd, ~0U);
+		if (f.found != 1)
+			_exit(12);
+		_exit(f.s.msg.sdiag_uid == 65534 ? 0 : 13);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Runs tools/sanstat ARGS; its output in @out, its exit status returned. */
+static int sanstat(const char *args, char *out, size_t len)
+{
+	const char *b = getenv("SAN_BUILD");
+	char cmd[512];
+	size_t got = 0;
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s/tools/sanstat %s 2>&1",
+		 b ? b : "build", args);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (got < len - 1) {
+		size_t n = fread(out + got, 1, len - 1 - got, p);
+
+		if (!n)
+			break;
+		got += n;
+	}
+	out[got] = 0;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* sanstat prints the sockets as ss does, with its filters and details. */
+TEST_F(obs, sanstat_prints_sockets)
+{
+	static char out[1 << 16];
+	char want[128], args[64];
+	const char *b = getenv("SAN_BUILD");
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/tools/sanstat", b ? b : "build");
+	if (access(path, X_OK))
+		SKIP(return, "%s not built", path);
+	make_pair(_metadata, self);
+
+	/* Default: connections, no listener. */
+	ASSERT_EQ(0, sanstat("", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "State")) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), ":%d ", self->port);
+	EXPECT_NE(NULL, strstr(out, "established")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, " rdma")) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "listen")) TH_LOG("%s", out);
+
+	/* Listeners only, with this port. */
+	snprintf(args, sizeof(args), "-l -p %d", self->port);
+	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "listen")) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "established")) TH_LOG("%s", out);
+
+	/* Details and counters. */
+	snprintf(args, sizeof(args), "-a -i -e -p %d", self->port);
+	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "credits:")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "bytes_sent:")) TH_LOG("%s", out);
+	snprintf(want, sizeof(want), "id:%u ", sock_id(self->cli));
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("%s", out);
+
+	/* A port nobody uses: the header only. */
+	ASSERT_EQ(0, sanstat("-a -p 1", out, sizeof(out)));
+	EXPECT_EQ(NULL, strstr(out, "established")) TH_LOG("%s", out);
+
+	/* Module-wide counters. */
+	ASSERT_EQ(0, sanstat("-s", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "cancel_copy_abort ")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "aborts ")) TH_LOG("%s", out);
+
+	/* Bad arguments. */
+	EXPECT_EQ(2, sanstat("-t nosuchstate", out, sizeof(out)));
+	EXPECT_EQ(2, sanstat("-p 70000", out, sizeof(out)));
+	EXPECT_EQ(2, sanstat("-a -l", out, sizeof(out)));
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct kick {
+	pthread_t target;
+	int ms;
+};
+
+static void *kicker(void *arg)
+{
+	struct kick *k = arg;
+
+	usleep(k->ms * 1000);
+	pthread_kill(k->target, SIGUSR1);
+	return NULL;
+}
+
+static const char *tracefs(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing",
+					    "/sys/kernel/debug/tracing" };
+	char path[128];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events", dirs[i]);
+		if (!access(path, F_OK))
+			return dirs[i];
+	}
+	if (!mount("tracefs", dirs[0], "tracefs", 0, NULL))
+		return dirs[0];
+	return NULL;
+}
+
+static int write_file(const char *dir, const char *name, const char *val)
+{
+	char path[256];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static char *read_file(const char *dir, const char *name)
+{
+	size_t cap = 1 << 20, got = 0;
+	char path[256], *buf = malloc(cap);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) > 0)
+		got += n;
+	buf[got] = 0;
+	close(fd);
+	return buf;
+}
+
+/*
+ * A recv() cancelled by a caught signal (policy abort): the tracepoints
+ * say so for that socket id (the cancel row, the reset, the state
+ * change), sock_diag counts the cancellation on the socket, and the
+ * module-wide counters move by one in the right row.
+ */
+TEST_F(obs, tracepoints_follow_a_cancelled_recv)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct kick k = { .target = pthread_self(), .ms = 300 };
+	long rows_before, aborts_before;
+	char want[128], one;
+	const char *tr;
+	struct find f;
+	pthread_t t;
+	char *log;
+	ssize_t n;
+	int id;
+
+	if (geteuid())
+		SKIP(return, "needs root (tracefs)");
+	tr = tracefs();
+	if (!tr)
+		SKIP(return, "no tracefs");
+	make_pair(_metadata, self);
+	id = sock_id(self->srv);
+	ASSERT_LT(0, id);
+	ASSERT_EQ(0, write_file(tr, "events/af_san/enable", "1"))
+		TH_LOG("%s/events/af_san/enable: %m", tr);
+	ASSERT_EQ(0, write_file(tr, "trace", ""));
+	rows_before = san_stat("cancel_copy_abort");
+	aborts_before = san_stat("aborts");
+	ASSERT_LE(0, rows_before);
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, kicker, &k));
+	n = recv(self->srv, &one, 1, 0);
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EINTR, errno);
+	pthread_join(t, NULL);
+
+	write_file(tr, "events/af_san/enable", "0");
+	log = read_file(tr, "trace");
+	ASSERT_NE(NULL, log);
+	snprintf(want, sizeof(want), "san_cancel: id=%d row=copy_abort ret=-4",
+		 id);
+	EXPECT_NE(NULL, strstr(log, want)) TH_LOG("trace:\n%s", log);
+	snprintf(want, sizeof(want), "san_abort: id=%d err=%d", id,
+		 ECONNABORTED);
+	EXPECT_NE(NULL, strstr(log, want)) TH_LOG("trace:\n%s", log);
+	snprintf(want, sizeof(want), "san_state: id=%d ESTABLISHED -> CLOSE",
+		 id);
+	EXPECT_NE(NULL, strstr(log, want)) TH_LOG("trace:\n%s", log);
+	free(log);
+
+	EXPECT_EQ(rows_before + 1, san_stat("cancel_copy_abort"));
+	EXPECT_EQ(aborts_before + 1, san_stat("aborts"));
+	f = diag_find(self->family, self->srv, ~0U);
+	ASSERT_EQ(1, f.found);
+	EXPECT_EQ(1, f.s.ctr.cancels);
+	EXPECT_EQ(1, f.s.info.aborted);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+TEST_HARNESS_MAIN
