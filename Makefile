@@ -4,6 +4,10 @@
 #
 #   make            module, selftests and tools (installs build packages)
 #   make check      the whole suite in the QEMU + soft-RoCE test box
+#   make check-6.12    the same on Debian 12's 6.12 kernel (make check
+#                      KVER=V for any other installed or installable one)
+#   make check DEVICE=siw, make check-debug DEVICE=siw   the suite on
+#                      soft-iWARP (siw) instead of soft-RoCE (rxe)
 #   make demo       the main job: boot the test box and run the AF_SAN demo
 #   make lint       W=1 build, sparse and checkpatch --strict
 #   make shell      a shell in a booted test box with the module loaded
@@ -13,6 +17,12 @@
 #                      AF_SAN for DURATION seconds each (docs/fuzzing.md)
 #   make soak DURATION=s [DEBUG=1]   connection churn for DURATION seconds,
 #                      then 2,000 connections at once (docs/fuzzing.md)
+#   make install       the module for KVER, the uapi headers, the tools,
+#                      the man pages and a modprobe.d file (as root;
+#                      DESTDIR and PREFIX as usual)
+#   make dkms          the same, with the module under DKMS: rebuilt for
+#                      every kernel installed later
+#   make uninstall     remove what install or dkms put in place
 #
 # KVER/KDIR pick the kernel: by default the running kernel when its build
 # directory exists, else the newest installed kernel with vmlinuz and headers.
@@ -28,20 +38,25 @@ KERNEL_SRCS := $(wildcard $(TOP)/kernel/*.c $(TOP)/kernel/*.h) \
 	       $(wildcard $(TOP)/uapi/linux/*.h) \
 	       $(wildcard $(TOP)/selftests/bite/*.c)
 
-.PHONY: all deps deps-build deps-box deps-debug deps-bench bench module selftests tools lint \
-	check demo shell clean debug-kernel module-debug check-debug fuzz soak
+.PHONY: all deps deps-build deps-box deps-debug deps-bench deps-install bench module selftests tools lint \
+	check demo shell clean debug-kernel module-debug check-debug fuzz soak \
+	install install-files dkms uninstall check-6.12 siw siw-debug
 
 all: module selftests tools
 
 deps: deps-build deps-box
+# A KVER given on the command line also installs that kernel.
+DEPS_ENV = $(if $(filter command line environment,$(origin KVER)),SAN_KVER=$(KVER))
 deps-build:
-	@$(TOP)/tools/deps build
+	@$(DEPS_ENV) $(TOP)/tools/deps build
 deps-box:
-	@$(TOP)/tools/deps box
+	@$(DEPS_ENV) $(TOP)/tools/deps box
 deps-debug:
 	@$(TOP)/tools/deps debug
 deps-bench:
 	@$(TOP)/tools/deps bench
+deps-install:
+	@$(TOP)/tools/deps install
 
 module: deps-build
 	$(MAKE) -C $(KDIR) M=$(TOP) modules
@@ -76,8 +91,29 @@ lint: $(KSFT)/.stamp
 		-f $(KERNEL_SRCS)
 	@echo "lint: W=1, sparse and checkpatch --strict are clean"
 
-check: all deps-box
-	$(TOP)/tools/check
+# DEVICE=siw: the suite on soft-iWARP instead of soft-RoCE.  Debian's
+# kernels lack siw (CONFIG_RDMA_SIW): "make siw" and "make siw-debug"
+# build it from linux-source-6.1 as an external module for the 6.1 kernel
+# and for the debug kernel, which then need no rebuild.
+DEVICE	?= rxe
+SIW_DIR	= $(BUILD)/siw/$(KVER)
+CHECK_ENV = SAN_DEVICE=$(DEVICE) $(if $(filter siw,$(DEVICE)),SAN_SIW_KO=$(SIW_DIR)/siw.ko)
+
+siw: deps-build
+	rm -rf $(SIW_DIR)
+	@mkdir -p $(SIW_DIR)
+	tar -xJf $(SRCTAR) -C $(SIW_DIR) --strip-components=5 \
+		linux-source-6.1/drivers/infiniband/sw/siw
+	$(MAKE) -C $(KDIR) M=$(SIW_DIR) CONFIG_RDMA_SIW=m modules
+
+check: all deps-box $(if $(filter siw,$(DEVICE)),siw)
+	$(CHECK_ENV) $(TOP)/tools/check
+
+# The suite on Debian 12's 6.12 kernel (the newest the archive has):
+# installs it and its headers if missing, builds for it, boots it.
+K612 = $(shell $(TOP)/tools/kver --series 6.12)
+check-6.12:
+	$(MAKE) check KVER=$(K612)
 
 demo: all deps-box
 	$(TOP)/tools/testbox run -- $(TOP)/tools/demo
@@ -106,8 +142,16 @@ module-debug: debug-kernel
 	$(MAKE) -C $(DCACHE)/src M=$(BUILD)/debug modules
 	$(MAKE) -C $(DCACHE)/src M=$(BUILD)/debug/bite modules
 
-check-debug: module-debug selftests tools deps-box
-	$(TOP)/tools/check --debug
+siw-debug: debug-kernel
+	rm -rf $(BUILD)/debug-siw
+	@mkdir -p $(BUILD)/debug-siw
+	tar -xJf $(SRCTAR) -C $(BUILD)/debug-siw --strip-components=5 \
+		linux-source-6.1/drivers/infiniband/sw/siw
+	$(MAKE) -C $(DCACHE)/src M=$(BUILD)/debug-siw CONFIG_RDMA_SIW=m modules
+
+check-debug: module-debug selftests tools deps-box $(if $(filter siw,$(DEVICE)),siw-debug)
+	SAN_DEVICE=$(DEVICE) $(if $(filter siw,$(DEVICE)),SAN_SIW_KO=$(BUILD)/debug-siw/siw.ko) \
+		$(TOP)/tools/check --debug
 
 # The fuzzers for DURATION seconds each (default 60), seed SEED (default
 # 1); DEBUG=1 on the debug kernel.
@@ -122,6 +166,59 @@ fuzz: selftests tools deps-box $(if $(DEBUG),module-debug,module)
 # module-debug) first after changing kernel/.
 soak: selftests tools deps-box $(if $(DEBUG),$(if $(wildcard $(BUILD)/debug/af_san.ko),,module-debug),$(if $(wildcard $(TOP)/af_san.ko),,module))
 	$(TOP)/tools/soak $(if $(DEBUG),--debug) $(DURATION)
+
+# Installation.  The module goes to /lib/modules/KVER/updates (or DKMS's
+# tree); everything else under PREFIX, the headers under /usr/include so
+# that programs find <linux/san.h> as they find the kernel's.
+VERSION	:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(TOP)/dkms.conf)
+PREFIX	?= /usr/local
+DKMS_SRC = $(DESTDIR)/usr/src/af_san-$(VERSION)
+MAN_PAGES := $(wildcard $(TOP)/docs/man/*.[0-9])
+
+install-files: tools
+	install -d $(DESTDIR)/usr/include/linux $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib/af_san $(DESTDIR)/etc/modprobe.d
+	install -m 0644 $(TOP)/uapi/linux/san.h $(TOP)/uapi/linux/san_diag.h \
+		$(DESTDIR)/usr/include/linux/
+	install -m 0755 $(BUILD)/tools/sanstat $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/tools/libsanpreload.so \
+		$(DESTDIR)$(PREFIX)/lib/af_san/
+	install -m 0755 $(TOP)/tools/san_run $(DESTDIR)$(PREFIX)/bin/
+	for p in $(MAN_PAGES); do \
+		s=$${p##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+		install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; \
+	done
+	install -m 0644 $(TOP)/tools/af_san.modprobe.conf \
+		$(DESTDIR)/etc/modprobe.d/af_san.conf
+
+install: module install-files
+	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=updates modules_install
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+# DKMS builds from a copy of the sources in /usr/src/af_san-VERSION.
+dkms: install-files deps-install
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kernel $(DKMS_SRC)/uapi/linux
+	install -m 0644 $(TOP)/dkms.conf $(TOP)/Kbuild $(DKMS_SRC)/
+	install -m 0644 $(TOP)/kernel/*.[ch] $(DKMS_SRC)/kernel/
+	install -m 0644 $(TOP)/uapi/linux/*.h $(DKMS_SRC)/uapi/linux/
+	dkms remove -m af_san -v $(VERSION) --all >/dev/null 2>&1 || true
+	dkms add -m af_san -v $(VERSION)
+	dkms install -m af_san -v $(VERSION) -k $(KVER)
+
+uninstall:
+	-dkms remove -m af_san -v $(VERSION) --all
+	rm -rf $(DKMS_SRC)
+	rm -f /lib/modules/$(KVER)/updates/af_san.ko
+	-depmod -a $(KVER)
+	rm -f $(DESTDIR)/usr/include/linux/san.h \
+		$(DESTDIR)/usr/include/linux/san_diag.h \
+		$(DESTDIR)$(PREFIX)/bin/sanstat $(DESTDIR)$(PREFIX)/bin/san_run \
+		$(DESTDIR)/etc/modprobe.d/af_san.conf
+	rm -rf $(DESTDIR)$(PREFIX)/lib/af_san
+	for p in $(notdir $(MAN_PAGES)); do \
+		rm -f $(DESTDIR)$(PREFIX)/share/man/man$${p##*.}/$$p; done
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

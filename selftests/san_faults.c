@@ -224,13 +224,45 @@ static int sh(const char *cmd)
 	return rc;
 }
 
+/* The test box's RDMA device: rxe0, or siw0 (SAN_DEVICE=siw). */
+static const char *ibdev(void)
+{
+	const char *d = getenv("SAN_IBDEV");
+
+	return d ? d : "rxe0";
+}
+
+static const char *devtype(void)
+{
+	const char *t = getenv("SAN_DEVTYPE");
+
+	return t ? t : "rxe";
+}
+
+/* Runs "timeout 30 rdma link delete|add DEV [type T netdev eth0]". */
+static int rdma_link(const char *what)
+{
+	char cmd[128];
+
+	if (!strcmp(what, "add"))
+		snprintf(cmd, sizeof(cmd),
+			 "timeout 30 rdma link add %s type %s netdev eth0",
+			 ibdev(), devtype());
+	else
+		snprintf(cmd, sizeof(cmd), "timeout 30 rdma link delete %s",
+			 ibdev());
+	return sh(cmd);
+}
+
 static int rxe_active(int secs)
 {
-	char st[64];
+	char st[64], path[128];
 	int i;
 
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/1/state",
+		 ibdev());
 	for (i = 0; i < secs * 10; i++) {
-		FILE *f = fopen("/sys/class/infiniband/rxe0/ports/1/state", "r");
+		FILE *f = fopen(path, "r");
 
 		if (f) {
 			if (fgets(st, sizeof(st), f) && strstr(st, "ACTIVE")) {
@@ -255,8 +287,9 @@ static int restore_net(FIXTURE_DATA(faults) *self)
 		 "timeout 20 ip -6 addr add %s/64 dev eth0 nodad 2>/dev/null",
 		 self->ip6);
 	sh(cmd);
-	if (stat("/sys/class/infiniband/rxe0", &st))
-		sh("timeout 30 rdma link add rxe0 type rxe netdev eth0");
+	snprintf(cmd, sizeof(cmd), "/sys/class/infiniband/%s", ibdev());
+	if (stat(cmd, &st))
+		rdma_link("add");
 	return rxe_active(20);
 }
 
@@ -272,8 +305,8 @@ static int renew_rxe(FIXTURE_DATA(faults) *self)
 {
 	int i, fd, ok = 0;
 
-	sh("timeout 30 rdma link delete rxe0");
-	sh("timeout 30 rdma link add rxe0 type rxe netdev eth0");
+	rdma_link("delete");
+	rdma_link("add");
 	if (!rxe_active(20))
 		return 0;
 	/* Its GIDs (our address) come after ACTIVE: wait until bind works. */
@@ -1000,7 +1033,7 @@ TEST_F_TIMEOUT(faults, device_removal, 200)
 	struct waiter *rd, *wr;
 	long long took, t0;
 	pid_t del;
-	char c;
+	char c, delcmd[128];
 	const char *busy;
 
 	l = listener(_metadata, self, &port);
@@ -1021,7 +1054,9 @@ TEST_F_TIMEOUT(faults, device_removal, 200)
 	TH_LOG("writer blocked after %llu bytes", wr->moved);
 
 	t0 = now_ms();
-	rc = run_cmd("timeout 30 rdma link delete rxe0", 35, &del, &took);
+	snprintf(delcmd, sizeof(delcmd), "timeout 30 rdma link delete %s",
+		 ibdev());
+	rc = run_cmd(delcmd, 35, &del, &took);
 	EXPECT_EQ(0, rc) TH_LOG("rdma link delete rxe0: %s after %lld ms",
 				rc < 0 ? "still running (stuck in the kernel)" :
 				"failed", took);
@@ -1104,7 +1139,7 @@ TEST_F_TIMEOUT(faults, device_removal, 200)
 	EXPECT_EQ(NULL, busy) TH_LOG("%s stays above zero after close", busy);
 
 	/* The device back, the way testbox-guest brings it up. */
-	ASSERT_EQ(0, sh("timeout 30 rdma link add rxe0 type rxe netdev eth0"));
+	ASSERT_EQ(0, rdma_link("add"));
 	ASSERT_TRUE(rxe_active(20));
 	EXPECT_TRUE(fresh_transfer(_metadata, self))
 		TH_LOG("a new connection on the re-added rxe0 does not work");

@@ -6,6 +6,8 @@
  *                             prints "ok" or the errno name, exits 0 on ok
  *   san_probe hold FAMILY     create one, print "held", keep it open until
  *                             stdin reaches EOF, then close it
+ *   san_probe ipproto FAMILY  create and close socket(FAMILY, SOCK_STREAM,
+ *                             IPPROTO_SAN) (FAMILY 2 or 10)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,10 +33,12 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s socket|hold FAMILY\n", argv[0]);
+		fprintf(stderr, "usage: %s socket|hold|ipproto FAMILY\n",
+			argv[0]);
 		return 2;
 	}
-	fd = socket(atoi(argv[2]), SOCK_STREAM, 0);
+	fd = socket(atoi(argv[2]), SOCK_STREAM,
+		    strcmp(argv[1], "ipproto") ? 0 : 261 /* IPPROTO_SAN */);
 	if (fd < 0) {
 		printf("%s\n", errname(errno));
 		return 1;

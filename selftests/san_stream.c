@@ -1010,10 +1010,15 @@ TEST_F(stream, full_backlog_refuses)
 
 static long rxe_sent_pkts(void)
 {
-	FILE *f = fopen("/sys/class/infiniband/rxe0/ports/1/hw_counters/sent_pkts",
-			"r");
+	const char *dev = getenv("SAN_IBDEV");
+	char path[128];
+	FILE *f;
 	long v = -1;
 
+	snprintf(path, sizeof(path),
+		 "/sys/class/infiniband/%s/ports/1/hw_counters/sent_pkts",
+		 dev ? dev : "rxe0");
+	f = fopen(path, "r");
 	if (f) {
 		if (fscanf(f, "%ld", &v) != 1)
 			v = -1;
