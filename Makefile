@@ -172,53 +172,65 @@ soak: selftests tools deps-box $(if $(DEBUG),$(if $(wildcard $(BUILD)/debug/af_s
 # that programs find <linux/san.h> as they find the kernel's.
 VERSION	:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(TOP)/dkms.conf)
 PREFIX	?= /usr/local
-DKMS_SRC = $(DESTDIR)/usr/src/af_san-$(VERSION)
+DKMS_SRC = /usr/src/af_san-$(VERSION)
 MAN_PAGES := $(wildcard $(TOP)/docs/man/*.[0-9])
 
 install-files: tools
-	install -d $(DESTDIR)/usr/include/linux $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/lib/af_san $(DESTDIR)/etc/modprobe.d
+	install -d '$(DESTDIR)/usr/include/linux' '$(DESTDIR)$(PREFIX)/bin' \
+		'$(DESTDIR)$(PREFIX)/lib/af_san' '$(DESTDIR)/etc/modprobe.d'
 	install -m 0644 $(TOP)/uapi/linux/san.h $(TOP)/uapi/linux/san_diag.h \
-		$(DESTDIR)/usr/include/linux/
-	install -m 0755 $(BUILD)/tools/sanstat $(DESTDIR)$(PREFIX)/bin/
+		'$(DESTDIR)/usr/include/linux/'
+	install -m 0755 $(BUILD)/tools/sanstat '$(DESTDIR)$(PREFIX)/bin/'
 	install -m 0755 $(BUILD)/tools/libsanpreload.so \
-		$(DESTDIR)$(PREFIX)/lib/af_san/
-	install -m 0755 $(TOP)/tools/san_run $(DESTDIR)$(PREFIX)/bin/
+		'$(DESTDIR)$(PREFIX)/lib/af_san/'
+	install -m 0755 $(TOP)/tools/san_run '$(DESTDIR)$(PREFIX)/bin/'
 	for p in $(MAN_PAGES); do \
-		s=$${p##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
-		install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; \
+		s=$${p##*.}; install -d "$(DESTDIR)$(PREFIX)/share/man/man$$s"; \
+		install -m 0644 $$p "$(DESTDIR)$(PREFIX)/share/man/man$$s/"; \
 	done
 	install -m 0644 $(TOP)/tools/af_san.modprobe.conf \
-		$(DESTDIR)/etc/modprobe.d/af_san.conf
+		'$(DESTDIR)/etc/modprobe.d/af_san.conf'
 
 install: module install-files
-	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) \
+	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_PATH='$(DESTDIR)' \
 		INSTALL_MOD_DIR=updates modules_install
 	$(if $(DESTDIR),,depmod -a $(KVER))
 
-# DKMS builds from a copy of the sources in /usr/src/af_san-VERSION.
-dkms: install-files deps-install
-	rm -rf $(DKMS_SRC)
-	install -d $(DKMS_SRC)/kernel $(DKMS_SRC)/uapi/linux
-	install -m 0644 $(TOP)/dkms.conf $(TOP)/Kbuild $(DKMS_SRC)/
-	install -m 0644 $(TOP)/kernel/*.[ch] $(DKMS_SRC)/kernel/
-	install -m 0644 $(TOP)/uapi/linux/*.h $(DKMS_SRC)/uapi/linux/
-	dkms remove -m af_san -v $(VERSION) --all >/dev/null 2>&1 || true
-	dkms add -m af_san -v $(VERSION)
-	dkms install -m af_san -v $(VERSION) -k $(KVER)
+# DKMS builds from a copy of the sources in /usr/src/af_san-VERSION, for
+# every installed kernel that has headers (DKMS_KERNELS), and for each
+# kernel installed later (AUTOINSTALL).  Not under DESTDIR: dkms works on
+# the running system only.
+DKMS_KERNELS ?= $(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build)))
 
+dkms: install-files deps-install
+	rm -rf '$(DKMS_SRC)'
+	install -d '$(DKMS_SRC)/kernel' '$(DKMS_SRC)/uapi/linux'
+	install -m 0644 $(TOP)/dkms.conf $(TOP)/Kbuild '$(DKMS_SRC)/'
+	install -m 0644 $(TOP)/kernel/*.[ch] '$(DKMS_SRC)/kernel/'
+	install -m 0644 $(TOP)/uapi/linux/*.h '$(DKMS_SRC)/uapi/linux/'
+	if dkms status -m af_san -v $(VERSION) | grep -q .; then \
+		dkms remove -m af_san -v $(VERSION) --all >/dev/null; fi
+	dkms add -m af_san -v $(VERSION)
+	for k in $(DKMS_KERNELS); do \
+		dkms install -m af_san -v $(VERSION) -k $$k || exit 1; done
+
+# What install-files put under DESTDIR and PREFIX; the module and the DKMS
+# registration only when DESTDIR is empty (the running system).
 uninstall:
+ifeq ($(DESTDIR),)
 	-dkms remove -m af_san -v $(VERSION) --all
-	rm -rf $(DKMS_SRC)
+	rm -rf '/usr/src/af_san-$(VERSION)'
 	rm -f /lib/modules/$(KVER)/updates/af_san.ko
 	-depmod -a $(KVER)
-	rm -f $(DESTDIR)/usr/include/linux/san.h \
-		$(DESTDIR)/usr/include/linux/san_diag.h \
-		$(DESTDIR)$(PREFIX)/bin/sanstat $(DESTDIR)$(PREFIX)/bin/san_run \
-		$(DESTDIR)/etc/modprobe.d/af_san.conf
-	rm -rf $(DESTDIR)$(PREFIX)/lib/af_san
+endif
+	rm -f '$(DESTDIR)/usr/include/linux/san.h' \
+		'$(DESTDIR)/usr/include/linux/san_diag.h' \
+		'$(DESTDIR)$(PREFIX)/bin/sanstat' '$(DESTDIR)$(PREFIX)/bin/san_run' \
+		'$(DESTDIR)/etc/modprobe.d/af_san.conf'
+	rm -f '$(DESTDIR)$(PREFIX)/lib/af_san/libsanpreload.so'
+	-rmdir '$(DESTDIR)$(PREFIX)/lib/af_san'
 	for p in $(notdir $(MAN_PAGES)); do \
-		rm -f $(DESTDIR)$(PREFIX)/share/man/man$${p##*.}/$$p; done
+		rm -f "$(DESTDIR)$(PREFIX)/share/man/man$${p##*.}/$$p"; done
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP) clean

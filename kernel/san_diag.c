@@ -4,12 +4,19 @@
  * inet_diag lists TCP's: the request and the replies are in
  * uapi/linux/san_diag.h, tools/sanstat prints them.
  *
- * The sockets sit on one list, in the order of their ids, from creation
- * (san_sock_setup()) to destruction (san_sock_destruct()).  A dump takes
- * references on a batch of them under san_all_lock, lets the lock go,
- * then reads each under its socket lock; it resumes after the last id it
- * reported, so a socket created or freed between two replies is shown
+ * The sockets sit on one list, in the order they were made, from
+ * creation (san_sock_setup()) to destruction (san_sock_destruct()).  A
+ * dump takes references on a batch of them under san_all_lock, lets the
+ * lock go, then reads each under its socket lock.  Between two replies it
+ * keeps a reference on the last socket it went past, which so stays on
+ * the list: the next reply starts right after it, so a dump costs one
+ * pass over the list, and a socket created or freed meanwhile is shown
  * once at most and never makes the dump repeat or skip another.
+ *
+ * The provider is asked (addresses, queues, credits) only while the
+ * socket has its struct socket: a child not yet accepted, or a socket
+ * being closed, may have its connection handed back to the provider
+ * without the socket lock (san_child_drop(), san_stream_release()).
  */
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -26,7 +33,10 @@ static LIST_HEAD(san_all);
 static DEFINE_SPINLOCK(san_all_lock);
 static u32 san_last_id;
 
-/* A new socket gets its id and joins the list.  Context: any. */
+/*
+ * A new socket gets its id and joins the list.  Ids wrap after 2^32
+ * sockets; the dump does not depend on them.  Context: any.
+ */
 void san_diag_add(struct san_sock *ssk)
 {
 	spin_lock_bh(&san_all_lock);
@@ -68,19 +78,30 @@ static int san_diag_provider(const struct san_sock *ssk)
 						 SAN_PROVIDER_RDMA;
 }
 
+/*
+ * Whether the provider may be asked about the connection: the socket is
+ * a user's (not a child waiting for accept(), not closed) and has one.
+ * Socket lock held.
+ */
+static bool san_diag_live(struct san_sock *ssk)
+{
+	return ssk->sk.sk_socket && ssk->conn;
+}
+
 /* The socket's message; socket lock held. */
 static void san_diag_fill(struct san_sock *ssk, struct san_diag_msg *r,
 			  struct user_namespace *ns)
 {
 	struct sock *sk = &ssk->sk;
 	struct sockaddr_storage addr;
+	bool live = san_diag_live(ssk);
 
 	r->sdiag_state = sk->sk_state;
-	r->sdiag_provider = san_diag_provider(ssk);
+	r->sdiag_provider = live ? san_diag_provider(ssk) : SAN_PROVIDER_NONE;
 	if (r->sdiag_provider == SAN_PROVIDER_TCP)
 		r->sdiag_fallback = ssk->fb_reason;
 	r->sdiag_family = ssk->ipfam ? ssk->ipfam : ssk->local.ss_family;
-	if (ssk->conn && ssk->prov->getname(ssk, &addr, false) > 0)
+	if (live && ssk->prov->getname(ssk, &addr, false) > 0)
 		san_diag_addr(&addr, &r->sdiag_family, &r->sdiag_sport,
 			      r->sdiag_src);
 	else if (ssk->bound)
@@ -89,8 +110,8 @@ static void san_diag_fill(struct san_sock *ssk, struct san_diag_msg *r,
 	if (sk->sk_state == TCP_SYN_SENT) {
 		san_diag_addr(&ssk->peer, &r->sdiag_family, &r->sdiag_dport,
 			      r->sdiag_dst);
-	} else if (ssk->conn && (sk->sk_state == TCP_ESTABLISHED ||
-				 sk->sk_state == TCP_SYN_RECV)) {
+	} else if (live && (sk->sk_state == TCP_ESTABLISHED ||
+			    sk->sk_state == TCP_SYN_RECV)) {
 		if (ssk->prov->getname(ssk, &addr, true) > 0)
 			san_diag_addr(&addr, &r->sdiag_family,
 				      &r->sdiag_dport, r->sdiag_dst);
@@ -98,7 +119,7 @@ static void san_diag_fill(struct san_sock *ssk, struct san_diag_msg *r,
 	if (sk->sk_state == TCP_LISTEN) {
 		r->sdiag_rqueue = READ_ONCE(sk->sk_ack_backlog);
 		r->sdiag_wqueue = READ_ONCE(sk->sk_max_ack_backlog);
-	} else if (ssk->conn) {
+	} else if (live) {
 		r->sdiag_rqueue = ssk->prov->rx_queued(ssk);
 		r->sdiag_wqueue = ssk->prov->tx_queued(ssk);
 	}
@@ -120,7 +141,8 @@ static void san_diag_info_fill(struct san_sock *ssk,
 	info->rcvbuf = READ_ONCE(sk->sk_rcvbuf);
 	info->sndbuf = READ_ONCE(sk->sk_sndbuf);
 	info->zc_inflight = ssk->zc_inflight;
-	san_prov_diag(ssk, info);
+	if (san_diag_live(ssk))
+		san_prov_diag(ssk, info);
 }
 
 /*
@@ -137,10 +159,13 @@ static int san_diag_one(struct sk_buff *skb, struct netlink_callback *cb,
 	struct nlmsghdr *nlh;
 	int err = 0;
 
+	/* Filtered out: not even locked. */
+	if (!(req->sdiag_states & (1U << READ_ONCE(sk->sk_state))))
+		return 0;
+	if (req->sdiag_ino && req->sdiag_ino != sock_i_ino(sk))
+		return 0;
 	lock_sock(sk);
 	if (!(req->sdiag_states & (1U << sk->sk_state)))
-		goto out;
-	if (req->sdiag_ino && req->sdiag_ino != sock_i_ino(sk))
 		goto out;
 	err = -EMSGSIZE;
 	nlh = nlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -171,20 +196,26 @@ out:
 
 #define SAN_DIAG_BATCH	32
 
+/*
+ * cb->args[0]: the socket the dump went past last, held (see above);
+ * cb->args[1]: set once the list was walked to its end.
+ */
 static int san_diag_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct san_diag_req *req = nlmsg_data(cb->nlh);
-	struct san_sock *batch[SAN_DIAG_BATCH], *ssk;
+	struct san_sock *batch[SAN_DIAG_BATCH], *ssk, *last;
 	struct net *net = sock_net(skb->sk);
-	u32 next = cb->args[0];
 	int n, i, err = 0;
 
-	while (!err) {
+	while (!err && !cb->args[1]) {
+		last = (struct san_sock *)cb->args[0];
 		n = 0;
 		spin_lock_bh(&san_all_lock);
-		list_for_each_entry(ssk, &san_all, all_node) {
-			if (ssk->id < next ||
-			    !net_eq(sock_net(&ssk->sk), net))
+		ssk = last ? list_next_entry(last, all_node) :
+			     list_first_entry(&san_all, struct san_sock,
+					      all_node);
+		list_for_each_entry_from(ssk, &san_all, all_node) {
+			if (!net_eq(sock_net(&ssk->sk), net))
 				continue;
 			/* Being freed: it leaves the list once we let go. */
 			if (!refcount_inc_not_zero(&ssk->sk.sk_refcnt))
@@ -194,23 +225,44 @@ static int san_diag_dump(struct sk_buff *skb, struct netlink_callback *cb)
 				break;
 		}
 		spin_unlock_bh(&san_all_lock);
-		if (!n)
-			break;
+		if (n < SAN_DIAG_BATCH)
+			cb->args[1] = 1;
 		for (i = 0; i < n; i++) {
 			if (!err)
 				err = san_diag_one(skb, cb, req, batch[i]);
-			if (!err)
-				next = batch[i]->id + 1;
-			sock_put(&batch[i]->sk);
+			if (err) {
+				/* No room: this one starts the next reply. */
+				sock_put(&batch[i]->sk);
+				cb->args[1] = 0;
+				continue;
+			}
+			/* It is the one to resume after: keep it held. */
+			last = (struct san_sock *)cb->args[0];
+			cb->args[0] = (long)batch[i];
+			if (last)
+				sock_put(&last->sk);
 		}
 	}
-	cb->args[0] = next;
 	return skb->len;
+}
+
+/* The dump ended (or its socket was closed): let the held socket go. */
+static int san_diag_done(struct netlink_callback *cb)
+{
+	struct san_sock *last = (struct san_sock *)cb->args[0];
+
+	if (last)
+		sock_put(&last->sk);
+	cb->args[0] = 0;
+	return 0;
 }
 
 static int san_diag_handler_dump(struct sk_buff *skb, struct nlmsghdr *h)
 {
-	struct netlink_dump_control c = { .dump = san_diag_dump };
+	struct netlink_dump_control c = {
+		.dump = san_diag_dump,
+		.done = san_diag_done,
+	};
 
 	if (nlmsg_len(h) < sizeof(struct san_diag_req))
 		return -EINVAL;

@@ -1253,7 +1253,7 @@ static int san_zc_run(struct san_sock *ssk, struct msghdr *msg, size_t len,
 		n = ssk->prov->zc_recv(ssk, msg, len, flags, &zc);
 	if (n)
 		return n;
-	san_note_zc(ssk, send, -(int)len);
+	san_note_zc(ssk, send, -(int)zc.len);
 	ssk->zc_inflight++;
 	san_zc_wait(ssk, &zc, cancel, killed);
 	n = ssk->prov->zc_end(ssk, &zc);

@@ -44,7 +44,7 @@ trap restore EXIT
 
 # 1. make dkms: dkms builds and installs the module for this kernel.
 rmmod af_san || { fail dkms_builds_and_installs "rmmod af_san failed: a socket is open"; finish; }
-if timeout 1200 make -C "$top" --no-print-directory dkms KVER="$kver" >"$log" 2>&1 &&
+if timeout 1200 make -C "$top" --no-print-directory dkms KVER="$kver" DKMS_KERNELS="$kver" >"$log" 2>&1 &&
 	dkms status -m af_san -v "$ver" -k "$kver" | grep -q installed &&
 	[ -f "/lib/modules/$kver/updates/dkms/af_san.ko" ]; then
 	pass dkms_builds_and_installs
