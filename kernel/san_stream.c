@@ -263,11 +263,13 @@ void san_established(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
 	void *spare = NULL;
+	int old;
 	bool ok;
 
 	spin_lock_bh(&ssk->state_lock);
 	/* An RDMA attempt abandoned for TCP connects no more. */
-	ok = !ssk->fb_go && (san_next[sk->sk_state] & TCPF_ESTABLISHED);
+	old = sk->sk_state;
+	ok = !ssk->fb_go && (san_next[old] & TCPF_ESTABLISHED);
 	if (ok) {
 		sk->sk_state = TCP_ESTABLISHED;
 		ssk->fb_armed = false;
@@ -283,6 +285,7 @@ void san_established(struct san_sock *ssk)
 		san_tcp_provider.close(ssk, spare, true);
 	if (!ok)
 		return;
+	san_note_state(ssk, old, TCP_ESTABLISHED);
 	atomic_long_inc(ssk->prov == &san_tcp_provider ? &san_stats.tcp_estab :
 			&san_stats.rdma_estab);
 	WRITE_ONCE(ssk->was_established, true);
@@ -916,12 +919,17 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 		}
 	}
 	if (sk->sk_state == TCP_CLOSE) {
-		err = sock_error(sk) ?: -ECONNABORTED;
 		if (READ_ONCE(ssk->was_established)) {
-			/* It connected, then ended: a closed connection. */
+			/*
+			 * It connected, then ended: a closed connection.  As
+			 * TCP, connect() says so only for a reset; after the
+			 * peer's graceful end it succeeded (reads say EOF).
+			 */
+			err = sock_error(sk);
 			sock->state = SS_CONNECTED;
 			goto out;
 		}
+		err = sock_error(sk) ?: -ECONNABORTED;
 		sock->state = SS_UNCONNECTED;
 		san_conn_failed(ssk);
 		goto out;

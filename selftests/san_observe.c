@@ -765,12 +765,12 @@ TEST_F(obs, tracepoints_follow_a_cancelled_recv)
 	tr = tracefs();
 	if (!tr)
 		SKIP(return, "no tracefs");
-	make_pair(_metadata, self);
-	id = sock_id(self->srv);
-	ASSERT_LT(0, id);
 	ASSERT_EQ(0, write_file(tr, "events/af_san/enable", "1"))
 		TH_LOG("%s/events/af_san/enable: %m", tr);
 	ASSERT_EQ(0, write_file(tr, "trace", ""));
+	make_pair(_metadata, self);
+	id = sock_id(self->srv);
+	ASSERT_LT(0, id);
 	rows_before = san_stat("cancel_copy_abort");
 	aborts_before = san_stat("aborts");
 	ASSERT_LE(0, rows_before);
@@ -793,6 +793,14 @@ TEST_F(obs, tracepoints_follow_a_cancelled_recv)
 	EXPECT_NE(NULL, strstr(log, want)) TH_LOG("trace:\n%s", log);
 	snprintf(want, sizeof(want), "san_state: id=%d ESTABLISHED -> CLOSE",
 		 id);
+	EXPECT_NE(NULL, strstr(log, want)) TH_LOG("trace:\n%s", log);
+	/* The connection's start: the client's and the listener's. */
+	snprintf(want, sizeof(want),
+		 "san_state: id=%u SYN_SENT -> ESTABLISHED provider=%d",
+		 sock_id(self->cli), SAN_PROVIDER_RDMA);
+	EXPECT_NE(NULL, strstr(log, want)) TH_LOG("trace:\n%s", log);
+	snprintf(want, sizeof(want), "san_state: id=%u CLOSE -> LISTEN",
+		 sock_id(self->lsn));
 	EXPECT_NE(NULL, strstr(log, want)) TH_LOG("trace:\n%s", log);
 	free(log);
 
