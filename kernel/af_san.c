@@ -117,7 +117,7 @@ static struct sock *san_sock_alloc(struct net *net, struct socket *sock,
  */
 struct san_sock6 {
 	struct san_sock ssk;
-	struct ipv6_pinfo inet6;	/* last: inet6_sk_generic() */
+	struct ipv6_pinfo inet6;	/* last: inet6_sk_generic() up to 6.5 */
 };
 
 /*
@@ -183,6 +183,7 @@ static struct proto san_inet6_proto = {
 	.name = "SANv6",
 	.owner = THIS_MODULE,
 	.obj_size = sizeof(struct san_sock6),
+	SAN_IPV6_PINFO_OFFSET(struct san_sock6, inet6)
 	.init = san_inet_init_sock,
 	.hash = san_inet_hash,
 	.unhash = san_inet_unhash,

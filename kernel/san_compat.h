@@ -94,6 +94,17 @@ static inline int san_accept(struct socket *sock, struct socket *newsock,
 }
 #endif
 
+/*
+ * Where an IPv6 socket's ipv6_pinfo lies: at the object's end up to 6.5
+ * (inet6_sk_generic() computes it), named by struct proto from 6.6.
+ */
+#ifdef SAN_HAVE_PINFO_OFFSET
+#define SAN_IPV6_PINFO_OFFSET(type, member)				\
+	.ipv6_pinfo_offset = offsetof(type, member),
+#else
+#define SAN_IPV6_PINFO_OFFSET(type, member)
+#endif
+
 /* proto_ops.sendpage went in 6.5 (sendmsg with MSG_SPLICE_PAGES). */
 #ifdef SAN_HAVE_SENDPAGE
 #define SAN_SENDPAGE_OP	.sendpage = sock_no_sendpage,

@@ -90,7 +90,7 @@ static bool san_diag_live(struct san_sock *ssk)
 
 /* The socket's message; socket lock held. */
 static void san_diag_fill(struct san_sock *ssk, struct san_diag_msg *r,
-			  struct user_namespace *ns)
+			  struct user_namespace *ns, unsigned long ino)
 {
 	struct sock *sk = &ssk->sk;
 	struct sockaddr_storage addr;
@@ -123,7 +123,7 @@ static void san_diag_fill(struct san_sock *ssk, struct san_diag_msg *r,
 		r->sdiag_rqueue = ssk->prov->rx_queued(ssk);
 		r->sdiag_wqueue = ssk->prov->tx_queued(ssk);
 	}
-	r->sdiag_ino = sock_i_ino(sk);
+	r->sdiag_ino = ino;
 	r->sdiag_uid = from_kuid_munged(ns, sock_i_uid(sk));
 	r->sdiag_id = ssk->id;
 }
@@ -157,6 +157,7 @@ static int san_diag_one(struct sk_buff *skb, struct netlink_callback *cb,
 	struct san_diag_info info;
 	struct san_diag_msg *r;
 	struct nlmsghdr *nlh;
+	unsigned long ino;
 	int err = 0;
 
 	/* Filtered out: not even locked. */
@@ -165,7 +166,10 @@ static int san_diag_one(struct sk_buff *skb, struct netlink_callback *cb,
 	if (req->sdiag_ino && req->sdiag_ino != sock_i_ino(sk))
 		return 0;
 	lock_sock(sk);
-	if (!(req->sdiag_states & (1U << sk->sk_state)))
+	/* Again under the lock: a close may have orphaned it meanwhile. */
+	ino = sock_i_ino(sk);
+	if (!(req->sdiag_states & (1U << sk->sk_state)) ||
+	    (req->sdiag_ino && req->sdiag_ino != ino))
 		goto out;
 	err = -EMSGSIZE;
 	nlh = nlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -174,7 +178,7 @@ static int san_diag_one(struct sk_buff *skb, struct netlink_callback *cb,
 		goto out;
 	r = nlmsg_data(nlh);
 	memset(r, 0, sizeof(*r));
-	san_diag_fill(ssk, r, ns);
+	san_diag_fill(ssk, r, ns, ino);
 	if (req->sdiag_show & SAN_SHOW_INFO) {
 		san_diag_info_fill(ssk, &info);
 		if (nla_put(skb, SAN_DIAG_INFO, sizeof(info), &info))
