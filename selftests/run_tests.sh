@@ -38,7 +38,9 @@ while read -r prog; do
 	start=$(date +%s)
 	# A mark in the kernel log: a report names the program that ran.
 	echo "san selftest: $name starts" >/dev/kmsg 2>/dev/null
-	timeout -k 5 "$timeout" "$prog" >"$out" 2>&1
+	# settings may give one program more: "timeout.NAME=SECONDS".
+	t=$(sed -n "s/^timeout\.$name=//p" "$here/settings")
+	timeout -k 5 "${t:-$timeout}" "$prog" >"$out" 2>&1
 	rc=$?
 	echo "# $name: exit $rc after $(($(date +%s) - start))s"
 	sed 's/^/#   /' "$out"
