@@ -406,11 +406,35 @@ static u32 san_rdma_buf_count(int bytes)
  * completion of ours, e.g. as a responder): a reset like any other.
  * Context: any, hard interrupt included.
  */
+/**
+ * san_rdma_comm_est - the peer spoke first: a child's connection is up
+ * @conn: the connection that received a message
+ *
+ * A passive side's QP may receive before the CM's RTU (lost, or late on a
+ * busy host).  Devices say so with IB_EVENT_COMM_EST; soft-RoCE does not,
+ * so the first received message says it too.  The CM then reports
+ * ESTABLISHED, as for the RTU; a second call is harmless (-EISCONN).
+ *
+ * Context: any (hard interrupt included); the QP, so the id, exists.
+ */
+void san_rdma_comm_est(struct san_rconn *conn)
+{
+	if (READ_ONCE(conn->ssk->sk.sk_state) == TCP_SYN_RECV)
+		rdma_notify(conn->id, IB_EVENT_COMM_EST);
+}
+
 static void san_rdma_qp_event(struct ib_event *ev, void *context)
 {
 	struct san_rconn *conn = context;
 
 	switch (ev->event) {
+	case IB_EVENT_COMM_EST:
+		/*
+		 * The peer's first message came before the CM's RTU: the
+		 * connection is up (rdma_cm then says ESTABLISHED).
+		 */
+		san_rdma_comm_est(conn);
+		break;
 	case IB_EVENT_QP_FATAL:
 	case IB_EVENT_QP_REQ_ERR:
 	case IB_EVENT_QP_ACCESS_ERR:
@@ -685,6 +709,19 @@ static bool san_rdma_log_reject(struct rdma_cm_id *id,
 }
 
 /* Connection events of a connecting or connected id. */
+/* The connection is up: the socket learns it, its sender may start. */
+static void san_rdma_up(struct san_rconn *conn)
+{
+	struct san_sock *ssk = conn->ssk;
+
+	WRITE_ONCE(conn->last_rx, jiffies);
+	san_rdma_save_addrs(conn);
+	san_established(ssk);
+	san_wake_tx(ssk);
+	if (sock_flag(&ssk->sk, SOCK_KEEPOPEN))
+		san_rdma_ka_arm(conn, HZ);
+}
+
 static int san_rdma_conn_event(struct san_rconn *conn,
 			       struct rdma_cm_event *ev)
 {
@@ -725,12 +762,7 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 			rdma_disconnect(conn->id);
 			break;
 		}
-		WRITE_ONCE(conn->last_rx, jiffies);
-		san_rdma_save_addrs(conn);
-		san_established(ssk);
-		san_wake_tx(ssk);
-		if (sock_flag(&ssk->sk, SOCK_KEEPOPEN))
-			san_rdma_ka_arm(conn, HZ);
+		san_rdma_up(conn);
 		break;
 	case RDMA_CM_EVENT_REJECTED:
 		/* No AF_SAN listener there: perhaps a TCP one (fallback). */
@@ -751,6 +783,15 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 			san_conn_fallback(ssk, SAN_FALLBACK_TIMEOUT);
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
+		/*
+		 * Only an established peer sends a DREQ: a child still
+		 * waiting for its RTU (lost, or overtaken by the DREQ) is
+		 * established first, as TCP takes a SYN-RECV connection's
+		 * ACK from its data or FIN.  accept() gets it with what the
+		 * peer sent, then EOF or the reset.
+		 */
+		if (READ_ONCE(ssk->sk.sk_state) == TCP_SYN_RECV && !ev->status)
+			san_rdma_up(conn);
 		/*
 		 * Every receive completed before the disconnect is handled
 		 * once the QP is drained: a FIN among them makes this a

@@ -73,7 +73,14 @@ struct hpeer {
 	uint32_t peer_rbufs;	/* the AF_SAN side's rbuf_count */
 	uint16_t peer_flags;
 	int connected;
+	struct ibv_cq *cq, *rcq;	/* hp_connect_early(): its own CQs, */
+	struct ibv_qp *qp;		/* and QP */
 };
+
+/* The QP and CQs messages go by: rdma_cm's, or hp_connect_early()'s. */
+#define HP_QP(hp)	((hp)->qp ? (hp)->qp : (hp)->id->qp)
+#define HP_SCQ(hp)	((hp)->cq ? (hp)->cq : (hp)->id->send_cq)
+#define HP_RCQ(hp)	((hp)->rcq ? (hp)->rcq : (hp)->id->recv_cq)
 
 #define HP_RBUF(hp, i)	((hp)->buf + (i) * W_BUF)
 #define HP_SBUF(hp)	((hp)->buf + HP_NRBUF * W_BUF)
@@ -160,19 +167,10 @@ static inline int hp_resolve(struct rdma_event_channel *ch,
  * ZCOPY when @zcopy.  The data area gets a memory region with @data_access
  * (0: none).  Returns 0, or the step that failed.
  */
-static inline int hp_connect(struct hpeer *hp, struct sockaddr_in *in,
-			     int advertise, int post, int zcopy,
+/* Event channel, id resolved towards @in, buffers, PD and MRs: 0 or a step. */
+static inline int hp_prepare(struct hpeer *hp, struct sockaddr_in *in,
 			     int data_access)
 {
-	struct rdma_conn_param param = {};
-	struct ibv_qp_init_attr qa = {};
-	struct ibv_recv_wr rwr = {}, *rbad;
-	const struct w_hello *ph;
-	struct rdma_cm_event *ev;
-	struct ibv_sge sge;
-	struct w_hello h;
-	int i;
-
 	memset(hp, 0, sizeof(*hp));
 	hp->ch = rdma_create_event_channel();
 	if (!hp->ch || rdma_create_id(hp->ch, &hp->id, NULL, RDMA_PS_TCP))
@@ -195,13 +193,16 @@ static inline int hp_connect(struct hpeer *hp, struct sockaddr_in *in,
 		if (!hp->data_mr)
 			return 5;
 	}
-	qa.cap.max_send_wr = 16;
-	qa.cap.max_recv_wr = HP_NRBUF;
-	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
-	qa.qp_type = IBV_QPT_RC;
-	qa.sq_sig_all = 1;
-	if (rdma_create_qp(hp->id, hp->pd, &qa))
-		return 6;
+	return 0;
+}
+
+/* Post @post of our receive buffers (never reposted): 0 on success. */
+static inline int hp_post_recvs(struct hpeer *hp, int post)
+{
+	struct ibv_recv_wr rwr = {}, *rbad;
+	struct ibv_sge sge;
+	int i;
+
 	for (i = 0; i < post && i < HP_NRBUF; i++) {
 		sge.addr = (uintptr_t)HP_RBUF(hp, i);
 		sge.length = W_BUF;
@@ -209,28 +210,125 @@ static inline int hp_connect(struct hpeer *hp, struct sockaddr_in *in,
 		rwr.wr_id = i;
 		rwr.sg_list = &sge;
 		rwr.num_sge = 1;
-		if (ibv_post_recv(hp->id->qp, &rwr, &rbad))
-			return 7;
+		if (ibv_post_recv(HP_QP(hp), &rwr, &rbad))
+			return 1;
 	}
+	return 0;
+}
+
+static inline void hp_take_hello(struct hpeer *hp, struct rdma_cm_event *ev)
+{
+	const struct w_hello *ph = ev->param.conn.private_data;
+
+	if (ph && ev->param.conn.private_data_len >= sizeof(*ph)) {
+		hp->peer_rbufs = ntohl(ph->rbuf_count);
+		hp->peer_flags = ntohs(ph->flags);
+	}
+}
+
+static inline void hp_param(struct rdma_conn_param *param,
+			    struct w_hello *h)
+{
+	memset(param, 0, sizeof(*param));
+	param->private_data = h;
+	param->private_data_len = sizeof(*h);
+	param->initiator_depth = 1;
+	param->responder_resources = 1;
+	param->retry_count = 6;
+	param->rnr_retry_count = 7;
+}
+
+static inline int hp_connect(struct hpeer *hp, struct sockaddr_in *in,
+			     int advertise, int post, int zcopy,
+			     int data_access)
+{
+	struct ibv_qp_init_attr qa = {};
+	struct rdma_conn_param param;
+	struct rdma_cm_event *ev;
+	struct w_hello h;
+	int err = hp_prepare(hp, in, data_access);
+
+	if (err)
+		return err;
+	qa.cap.max_send_wr = 16;
+	qa.cap.max_recv_wr = HP_NRBUF;
+	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
+	qa.qp_type = IBV_QPT_RC;
+	qa.sq_sig_all = 1;
+	if (rdma_create_qp(hp->id, hp->pd, &qa))
+		return 6;
+	if (hp_post_recvs(hp, post))
+		return 7;
 	hp_hello(&h, advertise, zcopy);
-	param.private_data = &h;
-	param.private_data_len = sizeof(h);
-	param.initiator_depth = 1;
-	param.responder_resources = 1;
-	param.retry_count = 6;
-	param.rnr_retry_count = 7;
+	hp_param(&param, &h);
 	if (rdma_connect(hp->id, &param))
 		return 8;
 	ev = hp_event(hp->ch, RDMA_CM_EVENT_ESTABLISHED, 10000);
 	if (!ev)
 		return 9;
-	ph = ev->param.conn.private_data;
-	if (ph && ev->param.conn.private_data_len >= sizeof(*ph)) {
-		hp->peer_rbufs = ntohl(ph->rbuf_count);
-		hp->peer_flags = ntohs(ph->flags);
-	}
+	hp_take_hello(hp, ev);
 	rdma_ack_cm_event(ev);
 	hp->connected = 1;
+	return 0;
+}
+
+/* Move our own QP to @state with the attributes rdma_cm knows: 0 or -1. */
+static inline int hp_qp_to(struct hpeer *hp, enum ibv_qp_state state)
+{
+	struct ibv_qp_attr attr = { .qp_state = state };
+	int mask;
+
+	if (rdma_init_qp_attr(hp->id, &attr, &mask))
+		return -1;
+	return ibv_modify_qp(hp->qp, &attr, mask) ? -1 : 0;
+}
+
+/*
+ * As hp_connect(), with a QP of our own that rdma_cm does not drive: we
+ * take the listener's REP (CONNECT_RESPONSE), move the QP to RTS
+ * ourselves and never send the RTU (no rdma_establish()).  To the
+ * listener this is a client whose RTU was lost: its first message comes
+ * before the handshake's end.  Returns 0, or the step that failed.
+ */
+static inline int hp_connect_early(struct hpeer *hp, struct sockaddr_in *in,
+				   int advertise)
+{
+	struct ibv_qp_init_attr qa = {};
+	struct rdma_conn_param param;
+	struct rdma_cm_event *ev;
+	struct w_hello h;
+	int err = hp_prepare(hp, in, 0);
+
+	if (err)
+		return err;
+	hp->cq = ibv_create_cq(hp->id->verbs, 16, NULL, NULL, 0);
+	hp->rcq = ibv_create_cq(hp->id->verbs, HP_NRBUF, NULL, NULL, 0);
+	if (!hp->cq || !hp->rcq)
+		return 6;
+	qa.send_cq = hp->cq;
+	qa.recv_cq = hp->rcq;
+	qa.cap.max_send_wr = 16;
+	qa.cap.max_recv_wr = HP_NRBUF;
+	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
+	qa.qp_type = IBV_QPT_RC;
+	qa.sq_sig_all = 1;
+	hp->qp = ibv_create_qp(hp->pd, &qa);
+	if (!hp->qp || hp_qp_to(hp, IBV_QPS_INIT))
+		return 7;
+	if (hp_post_recvs(hp, advertise))
+		return 8;
+	hp_hello(&h, advertise, 0);
+	hp_param(&param, &h);
+	param.qp_num = hp->qp->qp_num;
+	if (rdma_connect(hp->id, &param))
+		return 9;
+	ev = hp_event(hp->ch, RDMA_CM_EVENT_CONNECT_RESPONSE, 10000);
+	if (!ev)
+		return 10;
+	hp_take_hello(hp, ev);
+	rdma_ack_cm_event(ev);
+	if (hp_qp_to(hp, IBV_QPS_RTR) || hp_qp_to(hp, IBV_QPS_RTS))
+		return 11;
 	return 0;
 }
 
@@ -244,6 +342,12 @@ static inline void hp_close(struct hpeer *hp)
 		if (hp->id->qp)
 			rdma_destroy_qp(hp->id);
 	}
+	if (hp->qp)
+		ibv_destroy_qp(hp->qp);
+	if (hp->cq)
+		ibv_destroy_cq(hp->cq);
+	if (hp->rcq)
+		ibv_destroy_cq(hp->rcq);
 	if (hp->data_mr)
 		ibv_dereg_mr(hp->data_mr);
 	if (hp->mr)
@@ -286,9 +390,9 @@ static inline int hp_send_raw(struct hpeer *hp, uint32_t len)
 	wr.opcode = IBV_WR_SEND;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
-	if (ibv_post_send(hp->id->qp, &wr, &bad))
+	if (ibv_post_send(HP_QP(hp), &wr, &bad))
 		return -1;
-	return hp_poll(hp->id->send_cq, &wc, 10000);
+	return hp_poll(HP_SCQ(hp), &wc, 10000);
 }
 
 /*
@@ -339,7 +443,7 @@ static inline const struct w_hdr *hp_recv(struct hpeer *hp, int ms,
 {
 	struct ibv_wc wc;
 
-	if (hp_poll(hp->id->recv_cq, &wc, ms) != IBV_WC_SUCCESS)
+	if (hp_poll(HP_RCQ(hp), &wc, ms) != IBV_WC_SUCCESS)
 		return NULL;
 	if (byte_len)
 		*byte_len = wc.byte_len;
