@@ -530,11 +530,15 @@ void san_rdma_tx_control(struct san_rconn *conn)
 		/* The FIN waits for credits: returning ours must not. */
 	}
 	/*
-	 * Return credits without data once half the buffers wait: the peer
-	 * is then never left waiting for credits we hold.
+	 * Return credits without data once half the buffers the peer knows
+	 * of wait: it is then never left waiting for credits we hold.  Not
+	 * half of rbuf_count: buffers added and not yet announced (the GROW
+	 * waits for two credits) would raise the bar above what a peer down
+	 * to its last credit can ever make us hold.
 	 */
-	if (conn->to_return && (conn->to_return >= conn->rbuf_count / 2 ||
-				conn->credit_now)) {
+	if (conn->to_return &&
+	    (conn->to_return >= (conn->rbuf_count - conn->grow_pending) / 2 ||
+	     conn->credit_now)) {
 		tb = san_rdma_tx_get(conn, SAN_MSG_CREDIT);
 		if (!tb)
 			return;
