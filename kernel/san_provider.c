@@ -119,3 +119,9 @@ void san_prov_diag(struct san_sock *ssk, struct san_diag_info *info)
 	if (ssk->conn && ssk->prov->diag)
 		ssk->prov->diag(ssk, info);
 }
+
+bool san_prov_tcp_ports(struct san_sock *ssk)
+{
+	return ssk->conn && ssk->prov->tcp_ports &&
+	       ssk->prov->tcp_ports(ssk, ssk->conn);
+}

@@ -139,6 +139,9 @@ struct san_zc {
  *	for this connection afterwards.
  * @diag: fill the provider's fields of @info (credits, buffers) for
  *	sock_diag.  Optional; socket lock held.
+ * @tcp_ports: true when @conn, just bound, is carried by the host's own
+ *	TCP (iWARP): its port is a TCP port of the host, which the TCP
+ *	provider then cannot hold too.  Optional (false); socket lock held.
  */
 struct san_provider {
 	const char *name;
@@ -173,6 +176,7 @@ struct san_provider {
 			      char __user *optval, int __user *optlen);
 	void (*close)(struct san_sock *ssk, void *conn, bool abort);
 	void (*diag)(struct san_sock *ssk, struct san_diag_info *info);
+	bool (*tcp_ports)(struct san_sock *ssk, void *conn);
 };
 
 extern const struct san_provider san_rdma_provider;
@@ -190,5 +194,6 @@ void san_prov_tcp_opts(struct san_sock *ssk);
 int san_prov_tcp_getsockopt(struct san_sock *ssk, int optname,
 			    char __user *optval, int __user *optlen);
 void san_prov_diag(struct san_sock *ssk, struct san_diag_info *info);
+bool san_prov_tcp_ports(struct san_sock *ssk);
 
 #endif /* _SAN_PROVIDER_H */

@@ -699,6 +699,16 @@ static bool san_rdma_log_reject(struct rdma_cm_id *id,
 
 	/* NULL unless the listener rejected us itself. */
 	rej = rdma_consumer_reject_data(id, ev, &len);
+	/*
+	 * siw reports an MPA reject as -ECONNRESET, which rdma_cm does not
+	 * take for the consumer's (it wants -ECONNREFUSED on iWARP): the
+	 * private data is the listener's all the same.
+	 */
+	if (!rej && ev->status == -ECONNRESET &&
+	    rdma_protocol_iwarp(id->device, id->port_num)) {
+		rej = ev->param.conn.private_data;
+		len = ev->param.conn.private_data_len;
+	}
 	if (!rej || len < sizeof(*rej) ||
 	    be32_to_cpu(rej->magic) != SAN_WIRE_MAGIC)
 		return false;
@@ -875,6 +885,29 @@ static int san_rdma_bind(struct san_sock *ssk, void *handle)
 	       sizeof(ssk->local));
 	san_rdma_save_addrs(conn);
 	return 0;
+}
+
+/*
+ * iWARP runs over the host's TCP: siw, for one, listens and connects with
+ * kernel TCP sockets on the id's port.  A wildcard address reaches every
+ * device, so any iWARP device counts then.
+ */
+static bool san_rdma_tcp_ports(struct san_sock *ssk, void *handle)
+{
+	struct san_rconn *conn = handle;
+	struct rdma_cm_id *id = conn->id;
+	struct san_rdma_dev *dev;
+	bool iwarp = false;
+
+	if (id->device)
+		return rdma_protocol_iwarp(id->device, id->port_num);
+	mutex_lock(&san_rdma_lock);
+	list_for_each_entry(dev, &san_rdma_devices, node)
+		if (rdma_protocol_iwarp(dev->ibdev,
+					rdma_start_port(dev->ibdev)))
+			iwarp = true;
+	mutex_unlock(&san_rdma_lock);
+	return iwarp;
 }
 
 /* The port an id is bound to, 0 if none. */
@@ -1106,6 +1139,7 @@ const struct san_provider san_rdma_provider = {
 	.exit = san_rdma_exit,
 	.open = san_rdma_open,
 	.bind = san_rdma_bind,
+	.tcp_ports = san_rdma_tcp_ports,
 	.listen = san_rdma_listen,
 	.connect = san_rdma_connect,
 	.sendmsg = san_rdma_sendmsg,

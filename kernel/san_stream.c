@@ -322,6 +322,9 @@ void san_conn_error(struct san_sock *ssk, int err)
 
 	if (sk->sk_state == TCP_CLOSE && !err)
 		return;
+	/* As TCP: a reset after the peer's FIN says EPIPE. */
+	if (err == ECONNRESET && READ_ONCE(ssk->peer_fin))
+		err = EPIPE;
 	if (err && !READ_ONCE(sk->sk_err))
 		WRITE_ONCE(sk->sk_err, err);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
@@ -341,6 +344,7 @@ void san_peer_fin(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
 
+	WRITE_ONCE(ssk->peer_fin, true);
 	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | RCV_SHUTDOWN);
 	sk->sk_state_change(sk);
 	sk->sk_data_ready(sk);
@@ -580,6 +584,12 @@ static int san_bind_providers(struct san_sock *ssk)
 		}
 		if (err || ssk->policy == SAN_POLICY_RDMA_ONLY)
 			return err;
+		/*
+		 * An iWARP device's connections are the host's TCP ones: its
+		 * port is TCP's already, and takes no plain TCP client.
+		 */
+		if (san_prov_tcp_ports(ssk))
+			return 0;
 		/* The port RDMA picked must be free on TCP as well. */
 		err = san_slot_bind(ssk, &san_tcp_provider, &ssk->alt_conn);
 		if (!err)

@@ -371,6 +371,8 @@ TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 	int fd, old = 60;
 	FILE *f;
 
+	if (san_iwarp())
+		SKIP(return, SAN_IWARP_NO_RNR);
 	f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "r+");
 	if (!f)
 		SKIP(return, "no net.ipv4.tcp_fin_timeout");
@@ -676,6 +678,8 @@ TEST_F(proto, lingering_close_cancelled_aborts)
 	struct kicker k;
 	int fd;
 
+	if (san_iwarp())
+		SKIP(return, SAN_IWARP_NO_RNR);
 	start_peer(_metadata, self, 1, 0, 1);
 	fd = san_connect(self->family, self->addr, self->port);
 	ASSERT_GE(fd, 0) TH_LOG("connect: %s", strerror(errno));

@@ -49,6 +49,34 @@ static inline long san_scaled(long n)
 }
 
 /*
+ * The test box's RDMA device (SAN_IBDEV, default rxe0) is iWARP (siw):
+ * its node type is "RNIC".  iWARP runs over the host's TCP, which some
+ * tests of the TCP path must take into account (docs/design.md).
+ */
+static inline int san_iwarp(void)
+{
+	const char *d = getenv("SAN_IBDEV");
+	char path[128], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/node_type",
+		 d ? d : "rxe0");
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strstr(buf, "RNIC") != NULL;
+}
+
+/* Why a zero-copy test skips on iWARP. */
+#define SAN_IWARP_NO_ZC "iWARP: no zero-copy between iWARP ends (neither offers ZCOPY: a READ's sink would need remote write access; docs/wire.md)"
+
+/* Why a test of a peer that posts no receive skips on iWARP. */
+#define SAN_IWARP_NO_RNR "iWARP: no receiver-not-ready retry (a message to a peer with no receive posted ends the connection at once), so a deaf peer cannot hold a close"
+
+/*
  * Wait until @fd has a byte to read, without reading (for zero-copy data:
  * its SRC_AVAIL is then at the head of the stream, and no READ of it has
  * started: a non-blocking recv() would start one).

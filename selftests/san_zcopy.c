@@ -62,6 +62,8 @@ FIXTURE_SETUP(zc)
 		SAN_SETUP_SKIP("af_san is not loaded");
 	if (!addr)
 		SAN_SETUP_SKIP("SAN_SELF (an address on an RDMA device) is not set: run in tools/testbox");
+	if (san_iwarp())
+		SAN_SETUP_SKIP(SAN_IWARP_NO_ZC);
 	memset(&self->self, 0, sizeof(self->self));
 	self->self.sin_family = AF_INET;
 	ASSERT_EQ(1, inet_pton(AF_INET, addr, &self->self.sin_addr));
