@@ -63,8 +63,6 @@
  * @zcopy_threshold: SAN_ZCOPY_THRESHOLD, 0 for net.san.zcopy_threshold
  * @aborted: a cancellation tore the connection down: every call but
  *	close() fails with ECONNABORTED from then on.  Socket lock.
- * @peer_fin: the peer ended its stream (a reset after it reads as EPIPE,
- *	as TCP's in CLOSE_WAIT)
  * @was_established: the connection reached ESTABLISHED once; a
  *	non-blocking connect()'s socket counts as connected from then on,
  *	whether or not connect() is called again (as TCP)
@@ -119,7 +117,6 @@ struct san_sock {
 	int zcopy_threshold;
 	bool aborted;
 	bool was_established;
-	bool peer_fin;
 	u32 half_open;
 	bool rx_zc_busy;
 	u32 zc_inflight;

@@ -600,13 +600,16 @@ void san_rdma_fail(struct san_rconn *conn, int err)
  * An established connection whose QP flushes while no reset is under way
  * (@broken unset) went to error by itself (e.g. as a responder, or rxe's
  * loopback losing its route): a reset.  Before ESTABLISHED, rdma_cm moves
- * the QP to error itself (a REJ): its event tells the outcome.
+ * the QP to error itself (a REJ): its event tells the outcome.  After the
+ * peer's FIN, its close may reach the QP before rdma_cm's DISCONNECTED
+ * (iWARP: the TCP connection under it ends): that event concludes,
+ * gracefully.
  *
  * Context: any.
  */
 bool san_rdma_flush_unexpected(struct san_rconn *conn)
 {
-	return !READ_ONCE(conn->broken) &&
+	return !READ_ONCE(conn->broken) && !READ_ONCE(conn->fin_rcvd) &&
 	       READ_ONCE(conn->ssk->sk.sk_state) == TCP_ESTABLISHED;
 }
 
@@ -696,7 +699,10 @@ static bool san_rdma_hdr_valid(struct san_rconn *conn,
 	case SAN_MSG_FIN:
 		return len == 0 && !conn->fin_rcvd;
 	case SAN_MSG_SRC_AVAIL:
-		return len == sizeof(struct san_src_avail) && !conn->fin_rcvd;
+		/* Only to an end that offered ZCOPY (never on iWARP). */
+		return len == sizeof(struct san_src_avail) && !conn->fin_rcvd &&
+		       !rdma_protocol_iwarp(conn->id->device,
+					    conn->id->port_num);
 	case SAN_MSG_RD_DONE:
 		return len == sizeof(struct san_rd_done);
 	case SAN_MSG_GROW: {

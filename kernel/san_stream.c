@@ -322,9 +322,6 @@ void san_conn_error(struct san_sock *ssk, int err)
 
 	if (sk->sk_state == TCP_CLOSE && !err)
 		return;
-	/* As TCP: a reset after the peer's FIN says EPIPE. */
-	if (err == ECONNRESET && READ_ONCE(ssk->peer_fin))
-		err = EPIPE;
 	if (err && !READ_ONCE(sk->sk_err))
 		WRITE_ONCE(sk->sk_err, err);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
@@ -344,7 +341,6 @@ void san_peer_fin(struct san_sock *ssk)
 {
 	struct sock *sk = &ssk->sk;
 
-	WRITE_ONCE(ssk->peer_fin, true);
 	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | RCV_SHUTDOWN);
 	sk->sk_state_change(sk);
 	sk->sk_data_ready(sk);

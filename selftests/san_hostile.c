@@ -679,6 +679,8 @@ TEST_F_TIMEOUT(hostile, rd_done_beyond_exposure, 90)
 	uint32_t rd;
 	int i, err = 0;
 
+	if (san_iwarp())
+		SKIP(return, SAN_IWARP_NO_ZC);
 	ASSERT_NE(NULL, buf);
 	fill(buf, 0, len);
 	victim(_metadata, c, HP_NRBUF, HP_NRBUF, 0);
@@ -733,6 +735,8 @@ TEST_F_TIMEOUT(hostile, src_avail_stale_key, 90)
 	const struct w_hdr *hdr;
 	int i;
 
+	if (san_iwarp())
+		SKIP(return, SAN_IWARP_NO_ZC);
 	ASSERT_NE(NULL, buf);
 	victim(_metadata, c, HP_NRBUF, HP_NRBUF,
 	       IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
@@ -909,6 +913,8 @@ TEST_F_TIMEOUT(hostile, connect_flood_peers_die, 150)
 	 */
 	int old_synack = set_synack_retries(1);
 
+	if (san_iwarp())
+		SKIP(set_synack_retries(old_synack); return, "iWARP: no REP/RTU handshake (MPA): a connection is up once the listener answers, so the InfiniBand CM's half-open states do not exist");
 	for (i = 0; i < n; i += 16) {
 		for (j = 0; j < 16 && i + j < n; j++) {
 			pid[j] = fork();
@@ -1024,6 +1030,8 @@ TEST_F_TIMEOUT(hostile, handshake_never_finishes, 90)
 	const char *busy;
 	long v[NCOUNT];
 
+	if (san_iwarp())
+		SKIP(return, "iWARP: no REP/RTU handshake (MPA): a connection is up once the listener answers, so the InfiniBand CM's half-open states do not exist");
 	open = half_open(c, 8, &refused);
 	counters(v);
 	fprintf(stderr, "# %d half-open of 8, %d badly refused; conns %ld (baseline %ld)\n",
@@ -1072,6 +1080,8 @@ TEST_F_TIMEOUT(hostile, handshake_never_finishes_peer_alive, 120)
 	const char *busy;
 	long t0;
 
+	if (san_iwarp())
+		SKIP(return, "iWARP: no REP/RTU handshake (MPA): a connection is up once the listener answers, so the InfiniBand CM's half-open states do not exist");
 	ASSERT_LE(0, old);
 	ASSERT_LE(1, half_open(c, 8, &refused));
 	t0 = now_ms();
@@ -1101,6 +1111,8 @@ TEST_F_TIMEOUT(hostile, data_before_rtu, 90)
 	long t0;
 	int fd;
 
+	if (san_iwarp())
+		SKIP(return, "iWARP: no REP/RTU handshake (MPA): a connection is up once the listener answers, so the InfiniBand CM's half-open states do not exist");
 	set_fin_timeout(c, 3);
 	ASSERT_EQ(0, hp_connect_early(&c->hp, &c->in, HP_NRBUF));
 	/* Within the listener's credits: its buffers, the FIN's among them. */
@@ -1150,6 +1162,8 @@ TEST_F_TIMEOUT(hostile, listener_closed_under_half_open, 90)
 	long v[NCOUNT];
 	int refused;
 
+	if (san_iwarp())
+		SKIP(return, "iWARP: no REP/RTU handshake (MPA): a connection is up once the listener answers, so the InfiniBand CM's half-open states do not exist");
 	ASSERT_LE(1, half_open(c, 5, &refused));
 	EXPECT_EQ(0, close(c->l));
 	c->l = -1;
