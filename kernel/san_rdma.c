@@ -401,11 +401,6 @@ static u32 san_rdma_buf_count(int bytes)
 	return clamp_t(u32, bytes / SAN_BUF_SIZE, SAN_BUF_MIN, SAN_BUF_MAX);
 }
 
-/*
- * An asynchronous error of the QP (it went to error without a failed
- * completion of ours, e.g. as a responder): a reset like any other.
- * Context: any, hard interrupt included.
- */
 /**
  * san_rdma_comm_est - the peer spoke first: a child's connection is up
  * @conn: the connection that received a message
@@ -423,6 +418,11 @@ void san_rdma_comm_est(struct san_rconn *conn)
 		rdma_notify(conn->id, IB_EVENT_COMM_EST);
 }
 
+/*
+ * An asynchronous error of the QP (it went to error without a failed
+ * completion of ours, e.g. as a responder): a reset like any other.
+ * Context: any, hard interrupt included.
+ */
 static void san_rdma_qp_event(struct ib_event *ev, void *context)
 {
 	struct san_rconn *conn = context;
@@ -705,7 +705,8 @@ static bool san_rdma_log_reject(struct rdma_cm_id *id,
 	 * private data is the listener's all the same.
 	 */
 	if (!rej && ev->status == -ECONNRESET &&
-	    rdma_protocol_iwarp(id->device, id->port_num)) {
+	    rdma_protocol_iwarp(id->device, id->port_num) &&
+	    ev->param.conn.private_data_len == sizeof(*rej)) {
 		rej = ev->param.conn.private_data;
 		len = ev->param.conn.private_data_len;
 	}
@@ -718,7 +719,6 @@ static bool san_rdma_log_reject(struct rdma_cm_id *id,
 	return true;
 }
 
-/* Connection events of a connecting or connected id. */
 /* The connection is up: the socket learns it, its sender may start. */
 static void san_rdma_up(struct san_rconn *conn)
 {
@@ -732,6 +732,7 @@ static void san_rdma_up(struct san_rconn *conn)
 		san_rdma_ka_arm(conn, HZ);
 }
 
+/* Connection events of a connecting or connected id. */
 static int san_rdma_conn_event(struct san_rconn *conn,
 			       struct rdma_cm_event *ev)
 {
@@ -794,15 +795,6 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 		/*
-		 * Only an established peer sends a DREQ: a child still
-		 * waiting for its RTU (lost, or overtaken by the DREQ) is
-		 * established first, as TCP takes a SYN-RECV connection's
-		 * ACK from its data or FIN.  accept() gets it with what the
-		 * peer sent, then EOF or the reset.
-		 */
-		if (READ_ONCE(ssk->sk.sk_state) == TCP_SYN_RECV && !ev->status)
-			san_rdma_up(conn);
-		/*
 		 * Every receive completed before the disconnect is handled
 		 * once the QP is drained: a FIN among them makes this a
 		 * graceful close, anything else a reset.
@@ -813,6 +805,17 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		if (conn->qp)
 			ib_drain_qp(conn->qp);
 		san_rdma_zc_flush(conn);
+		/*
+		 * Only an established peer sends a DREQ: a child still
+		 * waiting for its RTU (lost, or overtaken by the DREQ) that
+		 * got the peer's data or FIN is established first, as TCP
+		 * takes a SYN-RECV connection's ACK from its data or FIN:
+		 * accept() gets it with what the peer sent, then EOF or the
+		 * reset.  One that got nothing is dropped (a reset).
+		 */
+		if (READ_ONCE(ssk->sk.sk_state) == TCP_SYN_RECV && !ev->status &&
+		    (READ_ONCE(conn->fin_rcvd) || READ_ONCE(conn->rx_bytes)))
+			san_rdma_up(conn);
 		if (READ_ONCE(conn->fin_rcvd))
 			san_conn_error(ssk, 0);
 		else
@@ -895,12 +898,20 @@ static int san_rdma_bind(struct san_sock *ssk, void *handle)
 static bool san_rdma_tcp_ports(struct san_sock *ssk, void *handle)
 {
 	struct san_rconn *conn = handle;
-	struct rdma_cm_id *id = conn->id;
+	bool iwarp = false, wildcard = false;
 	struct san_rdma_dev *dev;
-	bool iwarp = false;
 
-	if (id->device)
-		return rdma_protocol_iwarp(id->device, id->port_num);
+	/* The device may be going: its id with it (san_rdma_get()). */
+	if (!san_rdma_get(conn))
+		return false;
+	if (conn->id && conn->id->device)
+		iwarp = rdma_protocol_iwarp(conn->id->device,
+					    conn->id->port_num);
+	else
+		wildcard = conn->id;
+	san_rdma_put(conn);
+	if (!wildcard)
+		return iwarp;
 	mutex_lock(&san_rdma_lock);
 	list_for_each_entry(dev, &san_rdma_devices, node)
 		if (rdma_protocol_iwarp(dev->ibdev,

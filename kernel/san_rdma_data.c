@@ -599,18 +599,33 @@ void san_rdma_fail(struct san_rconn *conn, int err)
  *
  * An established connection whose QP flushes while no reset is under way
  * (@broken unset) went to error by itself (e.g. as a responder, or rxe's
- * loopback losing its route): a reset.  Before ESTABLISHED, rdma_cm moves
- * the QP to error itself (a REJ): its event tells the outcome.  After the
- * peer's FIN, its close may reach the QP before rdma_cm's DISCONNECTED
- * (iWARP: the TCP connection under it ends): that event concludes,
- * gracefully.
+ * loopback losing its route): a reset, san_rdma_flush_err() says.  Before
+ * ESTABLISHED, rdma_cm moves the QP to error itself (a REJ): its event
+ * tells the outcome.
  *
  * Context: any.
  */
 bool san_rdma_flush_unexpected(struct san_rconn *conn)
 {
-	return !READ_ONCE(conn->broken) && !READ_ONCE(conn->fin_rcvd) &&
+	return !READ_ONCE(conn->broken) &&
 	       READ_ONCE(conn->ssk->sk.sk_state) == TCP_ESTABLISHED;
+}
+
+/*
+ * What such a flush reports: after the peer's FIN it is the peer's close
+ * reaching the QP before rdma_cm's DISCONNECTED (iWARP: the TCP connection
+ * under it ended), a graceful end; before, a reset.
+ */
+static int san_rdma_flush_err(struct san_rconn *conn)
+{
+	return READ_ONCE(conn->fin_rcvd) ? 0 : ECONNRESET;
+}
+
+/* A flush completion of ours: the end it means, if nobody asked for it. */
+static void san_rdma_flush_check(struct san_rconn *conn)
+{
+	if (san_rdma_flush_unexpected(conn))
+		san_rdma_fail(conn, san_rdma_flush_err(conn));
 }
 
 /**
@@ -649,9 +664,9 @@ void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc)
 	spin_unlock_bh(&conn->lock);
 	if (wc->status == IB_WC_RETRY_EXC_ERR)
 		san_rdma_fail(conn, ETIMEDOUT);
-	else if (wc->status != IB_WC_SUCCESS &&
-		 (wc->status != IB_WC_WR_FLUSH_ERR ||
-		  san_rdma_flush_unexpected(conn)))
+	else if (wc->status == IB_WC_WR_FLUSH_ERR)
+		san_rdma_flush_check(conn);
+	else if (wc->status != IB_WC_SUCCESS)
 		san_rdma_fail(conn, ECONNRESET);
 }
 
@@ -752,9 +767,10 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 		 * did not start (@broken unset) means the QP went to error
 		 * by itself: a reset like any other error.
 		 */
-		if (wc->status != IB_WC_WR_FLUSH_ERR ||
-		    san_rdma_flush_unexpected(conn))
+		if (wc->status != IB_WC_WR_FLUSH_ERR)
 			san_rdma_fail(conn, ECONNRESET);
+		else
+			san_rdma_flush_check(conn);
 		return;
 	}
 	ib_dma_sync_single_for_cpu(conn->id->device, rb->dma, wc->byte_len,
@@ -868,9 +884,10 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 		/* A peer that stopped answering: as TCP, ETIMEDOUT. */
 		if (wc->status == IB_WC_RETRY_EXC_ERR)
 			san_rdma_fail(conn, ETIMEDOUT);
-		else if (wc->status != IB_WC_WR_FLUSH_ERR ||
-			 san_rdma_flush_unexpected(conn))
+		else if (wc->status != IB_WC_WR_FLUSH_ERR)
 			san_rdma_fail(conn, ECONNRESET);
+		else
+			san_rdma_flush_check(conn);
 		return;
 	}
 	if (fin_acked && READ_ONCE(conn->owner_gone))
