@@ -401,23 +401,6 @@ static u32 san_rdma_buf_count(int bytes)
 	return clamp_t(u32, bytes / SAN_BUF_SIZE, SAN_BUF_MIN, SAN_BUF_MAX);
 }
 
-/**
- * san_rdma_comm_est - the peer spoke first: a child's connection is up
- * @conn: the connection that received a message
- *
- * A passive side's QP may receive before the CM's RTU (lost, or late on a
- * busy host).  Devices say so with IB_EVENT_COMM_EST; soft-RoCE does not,
- * so the first received message says it too.  The CM then reports
- * ESTABLISHED, as for the RTU; a second call is harmless (-EISCONN).
- *
- * Context: any (hard interrupt included); the QP, so the id, exists.
- */
-void san_rdma_comm_est(struct san_rconn *conn)
-{
-	if (READ_ONCE(conn->ssk->sk.sk_state) == TCP_SYN_RECV)
-		rdma_notify(conn->id, IB_EVENT_COMM_EST);
-}
-
 /*
  * An asynchronous error of the QP (it went to error without a failed
  * completion of ours, e.g. as a responder): a reset like any other.
@@ -430,10 +413,11 @@ static void san_rdma_qp_event(struct ib_event *ev, void *context)
 	switch (ev->event) {
 	case IB_EVENT_COMM_EST:
 		/*
-		 * The peer's first message came before the CM's RTU: the
-		 * connection is up (rdma_cm then says ESTABLISHED).
+		 * The peer's first message came before the CM's RTU (lost,
+		 * or late): rdma_cm then says ESTABLISHED, as for the RTU.
+		 * The QP, so the id, exists while its events come.
 		 */
-		san_rdma_comm_est(conn);
+		rdma_notify(conn->id, IB_EVENT_COMM_EST);
 		break;
 	case IB_EVENT_QP_FATAL:
 	case IB_EVENT_QP_REQ_ERR:

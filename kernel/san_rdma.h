@@ -231,7 +231,6 @@ void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc);
 void san_rdma_buffers_unmap(struct san_rconn *conn);
 void san_rdma_rx_discard(struct san_rconn *conn);
 void san_rdma_ka_arm(struct san_rconn *conn, unsigned long delay);
-void san_rdma_comm_est(struct san_rconn *conn);
 void san_rdma_tx_kick(struct san_rconn *conn);
 void san_rdma_tx_control(struct san_rconn *conn);
 void san_rdma_tx_uncork(struct san_rconn *conn);

@@ -843,7 +843,6 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 	san_rdma_tx_control(conn);
 	spin_unlock_bh(&conn->lock);
 
-	san_rdma_comm_est(conn);
 	if (fin)
 		san_peer_fin(conn->ssk);
 	if (data)

@@ -1095,61 +1095,6 @@ TEST_F_TIMEOUT(hostile, handshake_never_finishes_peer_alive, 120)
 }
 
 /*
- * A client whose RTU is lost (or overtaken): it got the REP, its QP is
- * ready, and its data and FIN come before the handshake ends on the
- * listener's side (the peer here never sends the RTU at all).  As TCP
- * takes a SYN-RECV connection's ACK from its first data segment, the
- * first message establishes the child: accept() returns at once (not
- * after the REP retries or the handshake timeout, tens of seconds), with
- * every byte, then EOF.
- */
-TEST_F_TIMEOUT(hostile, data_before_rtu, 90)
-{
-	struct ctx *c = &self->c;
-	size_t len, off, n;
-	char *out, *in;
-	long t0;
-	int fd;
-
-	if (san_iwarp())
-		SKIP(return, "iWARP: no REP/RTU handshake (MPA): a connection is up once the listener answers, so the InfiniBand CM's half-open states do not exist");
-	set_fin_timeout(c, 3);
-	ASSERT_EQ(0, hp_connect_early(&c->hp, &c->in, HP_NRBUF));
-	/* Within the listener's credits: its buffers, the FIN's among them. */
-	ASSERT_LE(2, c->hp.peer_rbufs);
-	len = (c->hp.peer_rbufs - 2) * (W_BUF - 8) + 100;
-	out = malloc(len);
-	in = malloc(len);
-	ASSERT_NE(NULL, out);
-	ASSERT_NE(NULL, in);
-	fill(out, 0, len);
-	for (off = 0; off < len; off += n) {
-		n = len - off < W_BUF - 8 ? len - off : W_BUF - 8;
-		ASSERT_EQ(IBV_WC_SUCCESS,
-			  hp_send(&c->hp, W_DATA, out + off, n));
-	}
-	ASSERT_EQ(IBV_WC_SUCCESS, hp_send(&c->hp, W_FIN, NULL, 0));
-	/* Not the handshake timeout (63 s here), nor a REP retry (4 s). */
-	set_timeo(c->l, SO_RCVTIMEO, bound_ms(3000));
-	t0 = now_ms();
-	fd = accept(c->l, NULL, NULL);
-	EXPECT_LE(0, fd) TH_LOG("accept after %ld ms: %s", now_ms() - t0,
-				strerror(errno));
-	if (fd >= 0) {
-		c->fd = fd;
-		set_timeo(fd, SO_RCVTIMEO, bound_ms(5000));
-		memset(in, 0, len);
-		EXPECT_EQ((ssize_t)len, recv(fd, in, len, MSG_WAITALL));
-		EXPECT_EQ(0, memcmp(in, out, len));
-		EXPECT_EQ(0, recv(fd, in, 1, 0)) TH_LOG("no EOF: %s",
-							 strerror(errno));
-	}
-	healthy_check(_metadata, c);
-	free(out);
-	free(in);
-}
-
-/*
  * Issue 9 item 16 (listener use after free): the listener closes while
  * half-open children hang on it; then the peer goes and rejects them.
  * Nothing may touch the freed listener (KASAN in the debug run), the

@@ -73,11 +73,11 @@ struct hpeer {
 	uint32_t peer_rbufs;	/* the AF_SAN side's rbuf_count */
 	uint16_t peer_flags;
 	int connected;
-	struct ibv_cq *cq, *rcq;	/* hp_connect_early(): its own CQs, */
-	struct ibv_qp *qp;		/* and QP */
+	struct ibv_cq *cq, *rcq;	/* a QP of our own, if any, and */
+	struct ibv_qp *qp;		/* its CQs (else rdma_cm's) */
 };
 
-/* The QP and CQs messages go by: rdma_cm's, or hp_connect_early()'s. */
+/* The QP and CQs messages go by: rdma_cm's, or our own. */
 #define HP_QP(hp)	((hp)->qp ? (hp)->qp : (hp)->id->qp)
 #define HP_SCQ(hp)	((hp)->cq ? (hp)->cq : (hp)->id->send_cq)
 #define HP_RCQ(hp)	((hp)->rcq ? (hp)->rcq : (hp)->id->recv_cq)
@@ -269,66 +269,6 @@ static inline int hp_connect(struct hpeer *hp, struct sockaddr_in *in,
 	hp_take_hello(hp, ev);
 	rdma_ack_cm_event(ev);
 	hp->connected = 1;
-	return 0;
-}
-
-/* Move our own QP to @state with the attributes rdma_cm knows: 0 or -1. */
-static inline int hp_qp_to(struct hpeer *hp, enum ibv_qp_state state)
-{
-	struct ibv_qp_attr attr = { .qp_state = state };
-	int mask;
-
-	if (rdma_init_qp_attr(hp->id, &attr, &mask))
-		return -1;
-	return ibv_modify_qp(hp->qp, &attr, mask) ? -1 : 0;
-}
-
-/*
- * As hp_connect(), with a QP of our own that rdma_cm does not drive: we
- * take the listener's REP (CONNECT_RESPONSE), move the QP to RTS
- * ourselves and never send the RTU (no rdma_establish()).  To the
- * listener this is a client whose RTU was lost: its first message comes
- * before the handshake's end.  Returns 0, or the step that failed.
- */
-static inline int hp_connect_early(struct hpeer *hp, struct sockaddr_in *in,
-				   int advertise)
-{
-	struct ibv_qp_init_attr qa = {};
-	struct rdma_conn_param param;
-	struct rdma_cm_event *ev;
-	struct w_hello h;
-	int err = hp_prepare(hp, in, 0);
-
-	if (err)
-		return err;
-	hp->cq = ibv_create_cq(hp->id->verbs, 16, NULL, NULL, 0);
-	hp->rcq = ibv_create_cq(hp->id->verbs, HP_NRBUF, NULL, NULL, 0);
-	if (!hp->cq || !hp->rcq)
-		return 6;
-	qa.send_cq = hp->cq;
-	qa.recv_cq = hp->rcq;
-	qa.cap.max_send_wr = 16;
-	qa.cap.max_recv_wr = HP_NRBUF;
-	qa.cap.max_send_sge = qa.cap.max_recv_sge = 1;
-	qa.qp_type = IBV_QPT_RC;
-	qa.sq_sig_all = 1;
-	hp->qp = ibv_create_qp(hp->pd, &qa);
-	if (!hp->qp || hp_qp_to(hp, IBV_QPS_INIT))
-		return 7;
-	if (hp_post_recvs(hp, advertise))
-		return 8;
-	hp_hello(&h, advertise, 0);
-	hp_param(&param, &h);
-	param.qp_num = hp->qp->qp_num;
-	if (rdma_connect(hp->id, &param))
-		return 9;
-	ev = hp_event(hp->ch, RDMA_CM_EVENT_CONNECT_RESPONSE, 10000);
-	if (!ev)
-		return 10;
-	hp_take_hello(hp, ev);
-	rdma_ack_cm_event(ev);
-	if (hp_qp_to(hp, IBV_QPS_RTR) || hp_qp_to(hp, IBV_QPS_RTS))
-		return 11;
 	return 0;
 }
 
