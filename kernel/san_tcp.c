@@ -261,7 +261,7 @@ static void san_tcp_reclassify(struct sock *sk)
 {
 	int i = sk->sk_family == AF_INET6;
 
-	if (WARN_ON_ONCE(!sock_allow_reclassification(sk)))
+	if (!sock_allow_reclassification(sk))
 		return;
 	sock_lock_init_class_and_name(sk,
 				      i ? "slock-AF_INET6-SAN" : "slock-AF_INET-SAN",
@@ -396,8 +396,12 @@ static void san_tcp_new_child(struct san_tconn *ltc, struct socket *sock)
 	struct san_sock *lsk = ltc->ssk, *child;
 	struct san_tconn *tc;
 
-	/* A clone's lock class is the default again: ours (see above). */
-	san_tcp_reclassify(sock->sk);
+	/*
+	 * A clone keeps TCP's own lock class: it is live (softirq may hold
+	 * its slock at any time), and re-initialising a lock in use is
+	 * not safe.  Its AF_SAN child's class (AF_SAN's, or sk_lock-SAN
+	 * for IPPROTO_SAN) differs from it, which is what lockdep needs.
+	 */
 	/* It inherited the listener's callbacks: the kernel's own back. */
 	write_lock_bh(&sock->sk->sk_callback_lock);
 	sock->sk->sk_user_data = NULL;
