@@ -511,13 +511,8 @@ static void san_rdma_hello(struct san_rconn *conn, struct san_hello *h)
 {
 	u16 flags = SAN_HELLO_GROW;
 
-	/*
-	 * Zero-copy data is READ by its receiver into pages named by the
-	 * local DMA key: iWARP needs a READ's sink registered with remote
-	 * write access, so on iWARP we take no SRC_AVAIL (copy path only;
-	 * we may still expose our own buffers to a peer that reads).
-	 */
-	if (!rdma_protocol_iwarp(conn->id->device, conn->id->port_num))
+	/* We may still expose our own buffers to a peer that reads. */
+	if (san_rdma_takes_zc(conn))
 		flags |= SAN_HELLO_ZCOPY;
 	h->magic = cpu_to_be32(SAN_WIRE_MAGIC);
 	h->version = cpu_to_be16(SAN_WIRE_VERSION);

@@ -228,6 +228,17 @@ void san_rdma_fail(struct san_rconn *conn, int err);
 bool san_rdma_flush_unexpected(struct san_rconn *conn);
 void san_rdma_fail_locked(struct san_rconn *conn, int err);
 void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc);
+
+/*
+ * Whether we offer zero-copy (ZCOPY in our hello) and so take SRC_AVAIL:
+ * not on iWARP, where a READ's sink must be registered with remote write
+ * access and we READ into pages named by the local DMA key.
+ */
+static inline bool san_rdma_takes_zc(const struct san_rconn *conn)
+{
+	return !rdma_protocol_iwarp(conn->id->device, conn->id->port_num);
+}
+
 void san_rdma_buffers_unmap(struct san_rconn *conn);
 void san_rdma_rx_discard(struct san_rconn *conn);
 void san_rdma_ka_arm(struct san_rconn *conn, unsigned long delay);

@@ -621,10 +621,18 @@ static int san_rdma_flush_err(struct san_rconn *conn)
 	return READ_ONCE(conn->fin_rcvd) ? 0 : ECONNRESET;
 }
 
-/* A flush completion of ours: the end it means, if nobody asked for it. */
-static void san_rdma_flush_check(struct san_rconn *conn)
+/*
+ * A completion of ours that failed: a peer that stopped answering is
+ * ETIMEDOUT, as TCP; a flush means what san_rdma_flush_err() says, if
+ * nobody asked for it; anything else is a reset.
+ */
+static void san_rdma_wc_failed(struct san_rconn *conn, enum ib_wc_status st)
 {
-	if (san_rdma_flush_unexpected(conn))
+	if (st == IB_WC_RETRY_EXC_ERR)
+		san_rdma_fail(conn, ETIMEDOUT);
+	else if (st != IB_WC_WR_FLUSH_ERR)
+		san_rdma_fail(conn, ECONNRESET);
+	else if (san_rdma_flush_unexpected(conn))
 		san_rdma_fail(conn, san_rdma_flush_err(conn));
 }
 
@@ -662,12 +670,8 @@ void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc)
 	spin_lock_bh(&conn->lock);
 	conn->ka_inflight = false;
 	spin_unlock_bh(&conn->lock);
-	if (wc->status == IB_WC_RETRY_EXC_ERR)
-		san_rdma_fail(conn, ETIMEDOUT);
-	else if (wc->status == IB_WC_WR_FLUSH_ERR)
-		san_rdma_flush_check(conn);
-	else if (wc->status != IB_WC_SUCCESS)
-		san_rdma_fail(conn, ECONNRESET);
+	if (wc->status != IB_WC_SUCCESS)
+		san_rdma_wc_failed(conn, wc->status);
 }
 
 /**
@@ -714,10 +718,9 @@ static bool san_rdma_hdr_valid(struct san_rconn *conn,
 	case SAN_MSG_FIN:
 		return len == 0 && !conn->fin_rcvd;
 	case SAN_MSG_SRC_AVAIL:
-		/* Only to an end that offered ZCOPY (never on iWARP). */
+		/* Only to an end that offered ZCOPY. */
 		return len == sizeof(struct san_src_avail) && !conn->fin_rcvd &&
-		       !rdma_protocol_iwarp(conn->id->device,
-					    conn->id->port_num);
+		       san_rdma_takes_zc(conn);
 	case SAN_MSG_RD_DONE:
 		return len == sizeof(struct san_rd_done);
 	case SAN_MSG_GROW: {
@@ -762,15 +765,8 @@ static void san_rdma_recv_done(struct ib_cq *cq, struct ib_wc *wc)
 	bool data = false, fin = false;
 
 	if (wc->status != IB_WC_SUCCESS) {
-		/*
-		 * On a flush only wr_cqe and status are valid.  A flush we
-		 * did not start (@broken unset) means the QP went to error
-		 * by itself: a reset like any other error.
-		 */
-		if (wc->status != IB_WC_WR_FLUSH_ERR)
-			san_rdma_fail(conn, ECONNRESET);
-		else
-			san_rdma_flush_check(conn);
+		/* On a flush only wr_cqe and status are valid. */
+		san_rdma_wc_failed(conn, wc->status);
 		return;
 	}
 	ib_dma_sync_single_for_cpu(conn->id->device, rb->dma, wc->byte_len,
@@ -880,13 +876,7 @@ static void san_rdma_send_done(struct ib_cq *cq, struct ib_wc *wc)
 	spin_unlock_bh(&conn->lock);
 
 	if (wc->status != IB_WC_SUCCESS) {
-		/* A peer that stopped answering: as TCP, ETIMEDOUT. */
-		if (wc->status == IB_WC_RETRY_EXC_ERR)
-			san_rdma_fail(conn, ETIMEDOUT);
-		else if (wc->status != IB_WC_WR_FLUSH_ERR)
-			san_rdma_fail(conn, ECONNRESET);
-		else
-			san_rdma_flush_check(conn);
+		san_rdma_wc_failed(conn, wc->status);
 		return;
 	}
 	if (fin_acked && READ_ONCE(conn->owner_gone))
