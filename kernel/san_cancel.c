@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The switch's cancellation rules (SPEC.md section 3, docs/design.md
+ * The switch's cancellation rules (docs/semantics.md and docs/design.md,
  * "Cancellation").  A blocking AF_SAN call is cancelled when a signal the
  * process catches, or a fatal one, is pending while it sleeps.  Anything
  * else that makes signal_pending() true (a job-control stop, a tracer, the

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Cancellation (SPEC.md section 3): a signal the process catches, or a
- * fatal one, delivered while a thread sleeps in an AF_SAN call.  One test
- * per row of the table (the lingering close, which needs a peer that
- * never acknowledges, is in san_proto.c), each with the signal sent at a controlled point
- * (once the thread is seen asleep in that very system call), plus the
- * wakeups that are not cancellations (stop/continue, a tracer, the
- * freezer, an ignored signal), the preserve policy, and a storm.
+ * Cancellation (docs/semantics.md "Cancellation"): a signal the process
+ * catches, or a fatal one, delivered while a thread sleeps in an AF_SAN
+ * call.  One test per row of the table (the lingering close, which needs a
+ * peer that never acknowledges, is in san_proto.c), each with the signal
+ * sent at a controlled point (once the thread is seen asleep in that very
+ * system call), plus the wakeups that are not cancellations (stop/continue,
+ * a tracer, the freezer, an ignored signal), the preserve policy, and a
+ * storm.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Module life cycle (SPEC.md section 1): rmmod refused while a socket
-# exists and clean after the last close, the family number override and
-# its sysfs publication, a clear load failure for a taken or out-of-range
-# slot, and autoload on socket(AF_SAN, ...).  Needs root and SAN_KO (the
-# test box sets both); leaves af_san loaded with its default family.
+# Module life cycle (docs/semantics.md "The socket"): rmmod refused while a
+# socket exists and clean after the last close, the family number override
+# and its sysfs publication, a clear load failure for a taken or
+# out-of-range slot, and autoload on socket(AF_SAN, ...).  Needs root and
+# SAN_KO (the test box sets both); leaves af_san loaded with its default
+# family.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"

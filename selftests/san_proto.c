@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * AF_SAN against a foreign peer (SPEC.md section 5): a user-space rdma_cm
- * program that speaks the wire protocol of docs/wire.md badly.  A peer
- * with another protocol version is refused with a clear error, and a peer
- * that sends a bad message loses its own connection (a reset) while other
- * connections carry on.
+ * AF_SAN against a foreign peer (docs/semantics.md "Bad input and faults"):
+ * a user-space rdma_cm program that speaks the wire protocol of
+ * docs/wire.md badly.  A peer with another protocol version is refused with
+ * a clear error, and a peer that sends a bad message loses its own
+ * connection (a reset) while other connections carry on.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -667,10 +667,10 @@ TEST_F(proto, forged_key_resets_connection)
 }
 
 /*
- * Cancellation of a lingering close (SPEC.md section 3): the deaf peer
- * never acknowledges, so close() with SO_LINGER waits; a caught signal
- * stops the wait, the connection is aborted at once (not after the FIN
- * timeout), close() still returns 0 and the peer sees the disconnect.
+ * Cancellation of a lingering close (docs/semantics.md "Cancellation"): the
+ * deaf peer never acknowledges, so close() with SO_LINGER waits; a caught
+ * signal stops the wait, the connection is aborted at once (not after the
+ * FIN timeout), close() still returns 0 and the peer sees the disconnect.
  */
 TEST_F(proto, lingering_close_cancelled_aborts)
 {

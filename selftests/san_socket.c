@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * socket(2) and close(2) on AF_SAN: the types and protocols SPEC.md
- * section 1 accepts and refuses, the generic socket options, and the
+ * socket(2) and close(2) on AF_SAN: the types and protocols it accepts and
+ * refuses (docs/semantics.md "The socket"), the generic socket options, and the
  * in-use counter going back to its baseline.
  */
 #include <errno.h>

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * AF_SAN stream sockets over the RDMA provider (SPEC.md sections 1 and 4):
- * connections, the copy data path and the socket API around it, over
- * IPv4 and IPv6 on the test box's rxe0.  Every test ends with the
- * module's connections, QPs, CQs, PDs and buffers back at zero.
+ * AF_SAN stream sockets over the RDMA provider (docs/semantics.md, "The
+ * socket" and "Data transfer"): connections, the copy data path and the
+ * socket API around it, over IPv4 and IPv6 on the test box's rxe0.  Every
+ * test ends with the module's connections, QPs, CQs, PDs and buffers back
+ * at zero.
  */
 #include <arpa/inet.h>
 #include <errno.h>

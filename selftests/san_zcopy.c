@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Zero-copy (SPEC.md sections 3 and 4): data integrity around the
- * threshold, both sides; the cancellation rows of a zero-copy send and
- * receive (wait up to the cancel timeout, then abort and flush); SIGKILL
- * in the middle of a transfer; pinned pages back to zero after each test.
+ * Zero-copy (docs/semantics.md "Cancellation", "Data transfer"): data
+ * integrity around the threshold, both sides; the cancellation rows of a
+ * zero-copy send and receive (wait up to the cancel timeout, then abort and
+ * flush); SIGKILL in the middle of a transfer; pinned pages back to zero
+ * after each test.
  *
  * A zero-copy send stays in flight until the peer reads it, so a peer
  * that does not read holds a send naturally.  A receive is held with the
