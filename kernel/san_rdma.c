@@ -401,6 +401,51 @@ static u32 san_rdma_buf_count(int bytes)
 	return clamp_t(u32, bytes / SAN_BUF_SIZE, SAN_BUF_MIN, SAN_BUF_MAX);
 }
 
+/* Test only: a work-request limit below the device's max_qp_wr. */
+static unsigned int test_max_qp_wr;
+module_param(test_max_qp_wr, uint, 0644);
+MODULE_PARM_DESC(test_max_qp_wr,
+		 "test only: use at most this many work requests per queue, when below the device's max_qp_wr (default 0: the device's)");
+
+/*
+ * The device's limits, queried, never assumed: max_qp_wr bounds each work
+ * queue and max_cqe the connection's one CQ, so a connection takes fewer
+ * buffers than SO_RCVBUF and SO_SNDBUF ask for rather than fail; when not
+ * even SAN_BUF_MIN fit each way, -ENOBUFS.  max_fast_reg_page_list_len
+ * bounds one zero-copy send (its MR); below two pages, none.
+ */
+static int san_rdma_fit_device(struct san_rconn *conn, struct ib_device *dev,
+			       u32 zc_wrs)
+{
+	u32 wr = max(dev->attrs.max_qp_wr, 0);
+	u32 cqe = max(dev->attrs.max_cqe, 0);
+	u32 lim = READ_ONCE(test_max_qp_wr);
+	u32 pages = dev->attrs.max_fast_reg_page_list_len;
+	u32 room;
+
+	if (lim && lim < wr)
+		wr = lim;
+	if (wr < zc_wrs + 2 + SAN_BUF_MIN ||
+	    cqe < zc_wrs + 3 + 2 * SAN_BUF_MIN) {
+		pr_warn_ratelimited("af_san: %s: max_qp_wr %u or max_cqe %u below what a connection needs\n",
+				    dev_name(&dev->dev), wr, cqe);
+		return -ENOBUFS;
+	}
+	conn->tbuf_max = min(conn->tbuf_max, wr - zc_wrs - 2);
+	conn->rbuf_max = min(conn->rbuf_max, wr - 1);
+	/* One CQ for both: each side keeps at least half of what is left. */
+	room = cqe - zc_wrs - 3;
+	if (conn->rbuf_max + conn->tbuf_max > room) {
+		conn->tbuf_max = min(conn->tbuf_max,
+				     max(room / 2, room - conn->rbuf_max));
+		conn->rbuf_max = min(conn->rbuf_max, room - conn->tbuf_max);
+	}
+	/* The first page of an unaligned buffer is partial: one more. */
+	conn->zc_max = pages < 2 ? 0 :
+		min_t(u64, SAN_ZC_MAX, (u64)(pages - 1) * PAGE_SIZE);
+	return 0;
+}
+
 /*
  * An asynchronous error of the QP (it went to error without a failed
  * completion of ours, e.g. as a responder): a reset like any other.
@@ -448,12 +493,15 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 
 	conn->rbuf_max = san_rdma_buf_count(READ_ONCE(sk->sk_rcvbuf));
 	conn->tbuf_max = san_rdma_buf_count(READ_ONCE(sk->sk_sndbuf));
-	conn->rbuf_count = min_t(u32, SAN_BUF_INIT, conn->rbuf_max);
-	conn->tbuf_count = min_t(u32, SAN_BUF_INIT, conn->tbuf_max);
 	/* Zero-copy READs gather into up to 16 pieces each. */
 	send_sge = clamp_t(u32, dev->attrs.max_send_sge, 1, 16);
 	conn->sge_rd = clamp_t(u32, dev->attrs.max_sge_rd, 1, send_sge);
 	zc_wrs = san_rdma_zc_send_wrs(conn->sge_rd);
+	err = san_rdma_fit_device(conn, dev, zc_wrs);
+	if (err)
+		return err;
+	conn->rbuf_count = min_t(u32, SAN_BUF_INIT, conn->rbuf_max);
+	conn->tbuf_count = min_t(u32, SAN_BUF_INIT, conn->tbuf_max);
 
 	conn->pd = ib_alloc_pd(dev, 0);
 	if (IS_ERR(conn->pd)) {
@@ -732,7 +780,8 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		ret = san_rdma_setup_qp(conn);
 		if (ret) {
 			pr_debug("af_san: QP setup failed: %d\n", ret);
-			err = ENOMEM;
+			/* ENOBUFS: the device cannot queue a connection. */
+			err = ret == -ENOBUFS ? ENOBUFS : ENOMEM;
 			break;
 		}
 		san_rdma_conn_param(conn, &param, &hello);

@@ -137,6 +137,8 @@ struct san_tbuf {
  *	posted, completed; @fin_rcvd: the peer's FIN arrived
  * @peer_zcopy: the peer's hello offered zero-copy (SAN_HELLO_ZCOPY)
  * @sge_rd: scatter entries per RDMA READ work request
+ * @zc_max: bytes one zero-copy send may expose at most (the device's
+ *	max_fast_reg_page_list_len bounds its MR; 0: no zero-copy sends)
  * @zc_tx: our exposed zero-copy send, until the peer read all of it
  * @zc_rx: our RDMA READ in flight for a zero-copy receive
  * @zc_pf: our prefetch of the zero-copy bytes at the head of the stream
@@ -204,6 +206,7 @@ struct san_rconn {
 	bool fin_rcvd;
 	bool peer_zcopy;
 	u32 sge_rd;
+	u32 zc_max;
 	struct san_zc_op *zc_tx;
 	struct san_zc_op *zc_rx;
 	struct san_zc_op *zc_pf;

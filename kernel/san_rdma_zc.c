@@ -277,7 +277,7 @@ int san_rdma_zc_send(struct san_sock *ssk, struct msghdr *msg, size_t len,
 
 	if (!conn->peer_zcopy || !san_zc_user_seg(msg, &addr, &seg))
 		return -EOPNOTSUPP;
-	len = min3(len, seg, (size_t)SAN_ZC_MAX);
+	len = min3(len, seg, (size_t)conn->zc_max);
 	if (len < san_zcopy_threshold(ssk))
 		return -EOPNOTSUPP;
 	/* Another thread's exposure is in flight: copy behind it. */
