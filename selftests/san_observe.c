@@ -30,6 +30,7 @@
 
 #define TCPS_ESTABLISHED	1
 #define TCPS_LISTEN		10
+#define QP_WR_KNOB "/sys/module/af_san/parameters/test_max_qp_wr"
 
 /* What a dump said about one socket. */
 struct seen {
@@ -196,6 +197,13 @@ FIXTURE_SETUP(obs)
 
 FIXTURE_TEARDOWN(obs)
 {
+	FILE *f = fopen(QP_WR_KNOB, "w");
+
+	/* A test that lowered the work-request limit, even one that failed. */
+	if (f) {
+		fputs("0\n", f);
+		fclose(f);
+	}
 	if (self->cli >= 0)
 		close(self->cli);
 	if (self->srv >= 0)
@@ -323,6 +331,9 @@ TEST_F(obs, dump_shows_listener_and_both_ends)
 	EXPECT_LT(0, c.s.info.tx_bufs);
 	EXPECT_LT(0, s.s.info.rx_bufs);
 	EXPECT_LT(0, c.s.info.peer_rx_bufs);
+	/* Credits are the peer's buffers we may fill: never more. */
+	EXPECT_LE(c.s.info.tx_credits, c.s.info.peer_rx_bufs);
+	EXPECT_EQ(s.s.info.rx_bufs, c.s.info.peer_rx_bufs);
 	EXPECT_LT(0, c.s.info.reg_bytes);
 	EXPECT_EQ(0, c.s.info.aborted);
 
@@ -648,6 +659,16 @@ TEST_F(obs, sanstat_prints_sockets)
 	EXPECT_NE(NULL, strstr(out, "listen")) TH_LOG("%s", out);
 	EXPECT_EQ(NULL, strstr(out, "established")) TH_LOG("%s", out);
 
+	/* One state by name: the two ends, not the listener. */
+	snprintf(args, sizeof(args), "-t established -p %d", self->port);
+	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "established")) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "listen")) TH_LOG("%s", out);
+	snprintf(args, sizeof(args), "-t listen -p %d", self->port);
+	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "listen")) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "established")) TH_LOG("%s", out);
+
 	/* Details and counters. */
 	snprintf(args, sizeof(args), "-a -i -e -p %d", self->port);
 	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
@@ -669,6 +690,183 @@ TEST_F(obs, sanstat_prints_sockets)
 	EXPECT_EQ(2, sanstat("-t nosuchstate", out, sizeof(out)));
 	EXPECT_EQ(2, sanstat("-p 70000", out, sizeof(out)));
 	EXPECT_EQ(2, sanstat("-a -l", out, sizeof(out)));
+}
+
+/*
+ * A connection the TCP provider carries (127.0.0.1: no RDMA device serves
+ * it) is listed as such, with its fallback reason, by the dump and by
+ * sanstat -i.
+ */
+TEST_F(obs, tcp_connection_shows_provider_and_reason)
+{
+	static char out[1 << 16];
+	struct sockaddr_in lo = { .sin_family = AF_INET };
+	socklen_t len = sizeof(lo);
+	char args[64];
+	struct find c, s;
+
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	self->lsn = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->lsn);
+	ASSERT_EQ(0, bind(self->lsn, (struct sockaddr *)&lo, sizeof(lo)));
+	ASSERT_EQ(0, listen(self->lsn, 4));
+	ASSERT_EQ(0, getsockname(self->lsn, (struct sockaddr *)&lo, &len));
+	self->port = ntohs(lo.sin_port);
+	self->cli = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->cli);
+	ASSERT_EQ(0, connect(self->cli, (struct sockaddr *)&lo, sizeof(lo)))
+		TH_LOG("connect: %m");
+	self->srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, self->srv);
+	ASSERT_EQ(5, send(self->cli, "hello", 5, 0));
+	san_wait_data(self->srv);
+
+	c = diag_find(self->family, self->cli, ~0U);
+	s = diag_find(self->family, self->srv, ~0U);
+	ASSERT_EQ(1, c.found);
+	ASSERT_EQ(1, s.found);
+	EXPECT_EQ(TCPS_ESTABLISHED, c.s.msg.sdiag_state);
+	EXPECT_EQ(SAN_PROVIDER_TCP, c.s.msg.sdiag_provider);
+	EXPECT_EQ(SAN_FALLBACK_NO_PATH, c.s.msg.sdiag_fallback);
+	EXPECT_EQ(SAN_PROVIDER_TCP, s.s.msg.sdiag_provider);
+	EXPECT_EQ(self->port, c.s.msg.sdiag_dport);
+	EXPECT_EQ(htonl(INADDR_LOOPBACK), c.s.msg.sdiag_dst[0]);
+	EXPECT_EQ(5, s.s.msg.sdiag_rqueue);
+	EXPECT_EQ(5, c.s.ctr.bytes_sent);
+	/* No RDMA resources on a TCP connection. */
+	ASSERT_TRUE(c.s.has_info);
+	EXPECT_EQ(0, c.s.info.rx_bufs);
+	EXPECT_EQ(0, c.s.info.reg_bytes);
+
+	snprintf(args, sizeof(args), "-i -p %d", self->port);
+	if (sanstat(args, out, sizeof(out)) == 0) {
+		EXPECT_NE(NULL, strstr(out, "tcp(no-path)")) TH_LOG("%s", out);
+		EXPECT_EQ(NULL, strstr(out, " rdma")) TH_LOG("%s", out);
+	}
+}
+
+static int set_qp_wr_limit(unsigned int n)
+{
+	FILE *f = fopen(QP_WR_KNOB, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fprintf(f, "%u\n", n) > 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/*
+ * The device's limits bound a connection (max_qp_wr, here lowered by the
+ * test knob): a connection takes fewer buffers than SO_RCVBUF/SO_SNDBUF
+ * ask for and still carries its data; one that cannot get even the
+ * minimum fails with ENOBUFS and leaves nothing behind.
+ */
+TEST_F(obs, device_limits_bound_buffers)
+{
+	const unsigned int lim = 40;
+	size_t len = san_scaled(32 << 20), off = 0;
+	int big = 2 << 20, zcoff = INT_MAX, st, fd;
+	char *buf = malloc(1 << 16);
+	struct sockaddr_storage dst;
+	struct find c, s;
+	pid_t pid;
+
+	if (set_qp_wr_limit(0))
+		SKIP(return, "%s is not writable", QP_WR_KNOB);
+	ASSERT_NE(NULL, buf);
+	/* Too few for any connection: ENOBUFS, nothing left. */
+	ASSERT_EQ(0, set_qp_wr_limit(8));
+	self->lsn = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->lsn);
+	ASSERT_EQ(0, bind(self->lsn, (struct sockaddr *)&self->self,
+			  self->self_len));
+	ASSERT_EQ(0, listen(self->lsn, 4));
+	dst = self->self;
+	{
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof(got);
+
+		ASSERT_EQ(0, getsockname(self->lsn, (struct sockaddr *)&got,
+					 &gl));
+		addr_set_port(&dst, addr_port(&got));
+	}
+	fd = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	san_rdma_only(fd);
+	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&dst, self->self_len));
+	EXPECT_EQ(ENOBUFS, errno) TH_LOG("connect: %m");
+	close(fd);
+	close(self->lsn);
+	self->lsn = -1;
+	EXPECT_EQ(NULL, san_wait_idle(20));
+
+	/* Enough for a few buffers: the connection keeps within them. */
+	if (san_iwarp()) {
+		set_qp_wr_limit(0);
+		SKIP(return, "iWARP: siw reads one piece per READ, so the zero-copy READs of one receive alone take more than %u work requests", lim);
+	}
+	ASSERT_EQ(0, set_qp_wr_limit(lim));
+	/* Room for 128 buffers each way (past net.core.[rw]mem_max). */
+	self->lsn = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->lsn);
+	ASSERT_EQ(0, setsockopt(self->lsn, SOL_SOCKET, SO_RCVBUFFORCE, &big,
+				sizeof(big)));
+	ASSERT_EQ(0, bind(self->lsn, (struct sockaddr *)&self->self,
+			  self->self_len));
+	ASSERT_EQ(0, listen(self->lsn, 4));
+	{
+		struct sockaddr_storage got;
+		socklen_t gl = sizeof(got);
+
+		ASSERT_EQ(0, getsockname(self->lsn, (struct sockaddr *)&got,
+					 &gl));
+		addr_set_port(&dst, addr_port(&got));
+	}
+	self->cli = socket(self->family, SOCK_STREAM, 0);
+	ASSERT_LE(0, self->cli);
+	san_rdma_only(self->cli);
+	ASSERT_EQ(0, setsockopt(self->cli, SOL_SOCKET, SO_SNDBUFFORCE, &big,
+				sizeof(big)));
+	ASSERT_EQ(0, setsockopt(self->cli, SOL_SAN, SAN_ZCOPY_THRESHOLD,
+				&zcoff, sizeof(zcoff)));
+	ASSERT_EQ(0, connect(self->cli, (struct sockaddr *)&dst,
+			     self->self_len)) TH_LOG("connect: %m");
+	self->srv = accept(self->lsn, NULL, NULL);
+	ASSERT_LE(0, self->srv);
+	memset(buf, 'q', 1 << 16);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		while (off < len) {
+			ssize_t n = send(self->cli, buf, 1 << 16, 0);
+
+			if (n <= 0)
+				_exit(1);
+			off += n;
+		}
+		_exit(0);
+	}
+	while (off < len) {
+		ssize_t n = recv(self->srv, buf, 1 << 16, 0);
+
+		ASSERT_LT(0, n) TH_LOG("recv: %m");
+		off += n;
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	set_qp_wr_limit(0);
+	c = diag_find(self->family, self->cli, ~0U);
+	s = diag_find(self->family, self->srv, ~0U);
+	ASSERT_EQ(1, c.found);
+	ASSERT_EQ(1, s.found);
+	ASSERT_TRUE(c.s.has_info && s.s.has_info);
+	fprintf(stderr, "# limit %u: client tx_bufs %u, server rx_bufs %u\n",
+		lim, c.s.info.tx_bufs, s.s.info.rx_bufs);
+	EXPECT_GE(lim - 1, s.s.info.rx_bufs);
+	EXPECT_GE(lim - 2, c.s.info.tx_bufs);
+	EXPECT_EQ(len, s.s.ctr.bytes_received);
+	free(buf);
 }
 
 static void on_usr1(int sig)
