@@ -71,8 +71,9 @@ while read -r prog; do
 	rm -f "$out"
 done <"$list"
 # Everything back to where it started: rdma res, the module's counters and
-# its sockets (the suite's last connections may still be closing).
-if [ -z "$filter" ]; then
+# its sockets (the suite's last connections may still be closing); after
+# a filtered run too.
+if [ -r /proc/net/af_san ]; then
 	# What is in use now, never below zero; zc_sends, zc_reads and
 	# zc_bounced only count up.
 	gauges='^(conns|qps|cqs|pds|bufs|pinned) (-|[1-9])'

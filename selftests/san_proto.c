@@ -194,11 +194,13 @@ FIXTURE(proto)
 	const char *addr;
 	pid_t peer;
 	int port;
+	int fin_timeout;	/* to restore in teardown, or -1 */
 };
 
 FIXTURE_SETUP(proto)
 {
 	self->peer = -1;
+	self->fin_timeout = -1;
 	self->family = san_family();
 	self->addr = getenv("SAN_SELF");
 	if (self->family < 0)
@@ -210,6 +212,16 @@ FIXTURE_SETUP(proto)
 
 FIXTURE_TEARDOWN(proto)
 {
+	FILE *f;
+
+	/* A test that changed net.ipv4.tcp_fin_timeout, even one that failed. */
+	if (self->fin_timeout >= 0) {
+		f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "w");
+		if (f) {
+			fprintf(f, "%d\n", self->fin_timeout);
+			fclose(f);
+		}
+	}
 	if (self->family >= 0 && self->addr)
 		EXPECT_EQ(NULL, san_wait_idle(20));
 }
@@ -377,6 +389,7 @@ TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 	if (!f)
 		SKIP(return, "no net.ipv4.tcp_fin_timeout");
 	ASSERT_EQ(1, fscanf(f, "%d", &old));
+	self->fin_timeout = old;
 	rewind(f);
 	fprintf(f, "2\n");
 	fclose(f);
@@ -392,11 +405,6 @@ TEST_F(proto, stuck_graceful_close_bounded_by_fin_timeout)
 	/* ...and gone after the timeout: the peer saw the disconnect. */
 	EXPECT_EQ(NULL, san_wait_idle(20));
 	EXPECT_EQ(0, peer_status(self->peer));
-
-	f = fopen("/proc/sys/net/ipv4/tcp_fin_timeout", "w");
-	ASSERT_NE(NULL, f);
-	fprintf(f, "%d\n", old);
-	fclose(f);
 }
 
 /* A foreign client connected to an AF_SAN listener, speaking zero-copy. */

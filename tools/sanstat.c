@@ -303,8 +303,9 @@ int main(int argc, char **argv)
 	if (summary)
 		return module_counters();
 	/*
-	 * Not loaded: ask for the default number, whose sock_diag alias
-	 * loads the module (an error then says it is not there).
+	 * Not loaded: ask for the default number; the dump's error then
+	 * says that nothing answers for it (no sock_diag alias loads the
+	 * module: listing sockets must not create the family).
 	 */
 	family = san_family_number();
 	if (family < 0)
