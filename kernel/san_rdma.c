@@ -433,12 +433,20 @@ static int san_rdma_fit_device(struct san_rconn *conn, struct ib_device *dev,
 	}
 	conn->tbuf_max = min(conn->tbuf_max, wr - zc_wrs - 2);
 	conn->rbuf_max = min(conn->rbuf_max, wr - 1);
-	/* One CQ for both: each side keeps at least half of what is left. */
+	/*
+	 * One CQ for both: a side that wants less than half of what is left
+	 * keeps it, the other gets the rest; else half each.
+	 */
 	room = cqe - zc_wrs - 3;
 	if (conn->rbuf_max + conn->tbuf_max > room) {
-		conn->tbuf_max = min(conn->tbuf_max,
-				     max(room / 2, room - conn->rbuf_max));
-		conn->rbuf_max = min(conn->rbuf_max, room - conn->tbuf_max);
+		if (conn->tbuf_max <= room / 2) {
+			conn->rbuf_max = room - conn->tbuf_max;
+		} else if (conn->rbuf_max <= room - room / 2) {
+			conn->tbuf_max = room - conn->rbuf_max;
+		} else {
+			conn->tbuf_max = room / 2;
+			conn->rbuf_max = room - room / 2;
+		}
 	}
 	/* The first page of an unaligned buffer is partial: one more. */
 	conn->zc_max = pages < 2 ? 0 :
