@@ -408,36 +408,51 @@ MODULE_PARM_DESC(test_max_qp_wr,
 		 "test only: use at most this many work requests per queue, when below the device's max_qp_wr (default 0: the device's)");
 
 /*
- * The device's limits, queried, never assumed: max_qp_wr bounds each work
- * queue and max_cqe the connection's one CQ, so a connection takes fewer
- * buffers than SO_RCVBUF and SO_SNDBUF ask for rather than fail; when not
- * even SAN_BUF_MIN fit each way, -ENOBUFS.  max_fast_reg_page_list_len
+ * The device's limits, queried, never assumed.  max_qp_wr bounds each work
+ * queue and max_cqe the connection's one CQ: a connection takes fewer
+ * buffers than SO_RCVBUF and SO_SNDBUF ask for rather than fail, and does
+ * without zero-copy when the READs of one receive (max_sge_rd sets how
+ * many) or a send's REG_MR do not fit beside the minimum; when not even
+ * SAN_BUF_MIN buffers fit each way, -ENOBUFS.  max_fast_reg_page_list_len
  * bounds one zero-copy send (its MR); below two pages, none.
+ * Return: 0 and the work requests zero-copy needs in *@zc_wrs, or -ENOBUFS.
  */
 static int san_rdma_fit_device(struct san_rconn *conn, struct ib_device *dev,
-			       u32 zc_wrs)
+			       u32 *zc_wrs)
 {
 	u32 wr = max(dev->attrs.max_qp_wr, 0);
 	u32 cqe = max(dev->attrs.max_cqe, 0);
 	u32 lim = READ_ONCE(test_max_qp_wr);
 	u32 pages = dev->attrs.max_fast_reg_page_list_len;
-	u32 room;
+	u32 zc = 0, room;
 
 	if (lim && lim < wr)
 		wr = lim;
-	if (wr < zc_wrs + 2 + SAN_BUF_MIN ||
-	    cqe < zc_wrs + 3 + 2 * SAN_BUF_MIN) {
-		pr_warn_ratelimited("af_san: %s: max_qp_wr %u or max_cqe %u below what a connection needs\n",
+	/* The first page of an unaligned buffer is partial: one more. */
+	conn->zc_max = pages < 2 ? 0 :
+		min_t(u64, SAN_ZC_MAX, (u64)(pages - 1) * PAGE_SIZE);
+	conn->zc_reads = !rdma_protocol_iwarp(dev, conn->id->port_num);
+	if (conn->zc_reads)
+		zc += san_rdma_zc_send_wrs(conn->sge_rd) - 1;
+	if (conn->zc_max)
+		zc++;
+	if (wr < zc + 2 + SAN_BUF_MIN || cqe < zc + 3 + 2 * SAN_BUF_MIN) {
+		conn->zc_max = 0;
+		conn->zc_reads = false;
+		zc = 0;
+	}
+	if (wr < 2 + SAN_BUF_MIN || cqe < 3 + 2 * SAN_BUF_MIN) {
+		pr_warn_ratelimited("af_san: %s: %u work requests per queue and %u CQ entries are too few for a connection\n",
 				    dev_name(&dev->dev), wr, cqe);
 		return -ENOBUFS;
 	}
-	conn->tbuf_max = min(conn->tbuf_max, wr - zc_wrs - 2);
+	conn->tbuf_max = min(conn->tbuf_max, wr - zc - 2);
 	conn->rbuf_max = min(conn->rbuf_max, wr - 1);
 	/*
 	 * One CQ for both: a side that wants less than half of what is left
 	 * keeps it, the other gets the rest; else half each.
 	 */
-	room = cqe - zc_wrs - 3;
+	room = cqe - zc - 3;
 	if (conn->rbuf_max + conn->tbuf_max > room) {
 		if (conn->tbuf_max <= room / 2) {
 			conn->rbuf_max = room - conn->tbuf_max;
@@ -448,9 +463,7 @@ static int san_rdma_fit_device(struct san_rconn *conn, struct ib_device *dev,
 			conn->rbuf_max = room - room / 2;
 		}
 	}
-	/* The first page of an unaligned buffer is partial: one more. */
-	conn->zc_max = pages < 2 ? 0 :
-		min_t(u64, SAN_ZC_MAX, (u64)(pages - 1) * PAGE_SIZE);
+	*zc_wrs = zc;
 	return 0;
 }
 
@@ -504,8 +517,7 @@ static int san_rdma_setup_qp(struct san_rconn *conn)
 	/* Zero-copy READs gather into up to 16 pieces each. */
 	send_sge = clamp_t(u32, dev->attrs.max_send_sge, 1, 16);
 	conn->sge_rd = clamp_t(u32, dev->attrs.max_sge_rd, 1, send_sge);
-	zc_wrs = san_rdma_zc_send_wrs(conn->sge_rd);
-	err = san_rdma_fit_device(conn, dev, zc_wrs);
+	err = san_rdma_fit_device(conn, dev, &zc_wrs);
 	if (err)
 		return err;
 	conn->rbuf_count = min_t(u32, SAN_BUF_INIT, conn->rbuf_max);
@@ -788,8 +800,12 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		ret = san_rdma_setup_qp(conn);
 		if (ret) {
 			pr_debug("af_san: QP setup failed: %d\n", ret);
-			/* ENOBUFS: the device cannot queue a connection. */
-			err = ret == -ENOBUFS ? ENOBUFS : ENOMEM;
+			err = ENOMEM;
+			/* The device cannot queue a connection: no path. */
+			if (ret == -ENOBUFS) {
+				san_conn_fallback(ssk, SAN_FALLBACK_NO_PATH);
+				err = ENOBUFS;
+			}
 			break;
 		}
 		san_rdma_conn_param(conn, &param, &hello);

@@ -139,6 +139,8 @@ struct san_tbuf {
  * @sge_rd: scatter entries per RDMA READ work request
  * @zc_max: bytes one zero-copy send may expose at most (the device's
  *	max_fast_reg_page_list_len bounds its MR; 0: no zero-copy sends)
+ * @zc_reads: we take the peer's exposures (READ them): not on iWARP, nor
+ *	when the device's queues cannot hold a receive's READs
  * @zc_tx: our exposed zero-copy send, until the peer read all of it
  * @zc_rx: our RDMA READ in flight for a zero-copy receive
  * @zc_pf: our prefetch of the zero-copy bytes at the head of the stream
@@ -207,6 +209,7 @@ struct san_rconn {
 	bool peer_zcopy;
 	u32 sge_rd;
 	u32 zc_max;
+	bool zc_reads;
 	struct san_zc_op *zc_tx;
 	struct san_zc_op *zc_rx;
 	struct san_zc_op *zc_pf;
@@ -235,11 +238,12 @@ void san_rdma_ka_done(struct ib_cq *cq, struct ib_wc *wc);
 /*
  * Whether we offer zero-copy (ZCOPY in our hello) and so take SRC_AVAIL:
  * not on iWARP, where a READ's sink must be registered with remote write
- * access and we READ into pages named by the local DMA key.
+ * access and we READ into pages named by the local DMA key, nor when the
+ * device's queues cannot hold a receive's READs (san_rdma_fit_device()).
  */
 static inline bool san_rdma_takes_zc(const struct san_rconn *conn)
 {
-	return !rdma_protocol_iwarp(conn->id->device, conn->id->port_num);
+	return conn->zc_reads;
 }
 
 void san_rdma_buffers_unmap(struct san_rconn *conn);
