@@ -121,14 +121,15 @@ check-6.12:
 # What CI runs beside make check and make check-debug, scaled to fit its
 # time: on the 6.12 kernel the suite but for the fuzzers and the dkms
 # install (minutes each, run on 6.1), the two-guest tests included; and on
-# soft-iWARP (siw), on the debug kernel, the programs that drive the RDMA
-# provider and san_run.  Test names are prefixed "k6.12." and "siw.".
-# make check-6.12 and make check DEVICE=siw run everything.
+# soft-iWARP (siw) the programs that drive the RDMA provider and san_run,
+# on the release kernel: on the debug kernel siw 6.1 trips lockdep by
+# itself (docs/design.md, "On iWARP").  Test names are prefixed "k6.12."
+# and "siw.".  make check-6.12 and make check DEVICE=siw run everything.
 K612_PROGS = san_(socket|net|stream|safety|cancel|zcopy|load|proto|tcp|observe|hostile|module|run|faults)|pair
 SIW_PROGS = san_(stream|safety|cancel|zcopy|load|proto|tcp|observe|hostile|faults|run)
 check-variants:
 	SAN_CHECK_TAG=k6.12. SAN_CHECK_FILTER='$(K612_PROGS)' $(MAKE) check KVER=$(K612)
-	SAN_CHECK_TAG=siw. SAN_CHECK_FILTER='$(SIW_PROGS)' $(MAKE) check-debug DEVICE=siw
+	SAN_CHECK_TAG=siw. SAN_CHECK_FILTER='$(SIW_PROGS)' $(MAKE) check DEVICE=siw
 
 demo: all deps-box
 	$(TOP)/tools/testbox run -- $(TOP)/tools/demo
