@@ -433,7 +433,8 @@ static int san_rdma_fit_device(struct san_rconn *conn, struct ib_device *dev,
 		min_t(u64, SAN_ZC_MAX, (u64)(pages - 1) * PAGE_SIZE);
 	conn->zc_reads = !rdma_protocol_iwarp(dev, conn->id->port_num);
 	if (conn->zc_reads)
-		zc += san_rdma_zc_send_wrs(conn->sge_rd) - 1;
+		zc += san_rdma_zc_read_wrs(conn->sge_rd);
+	/* The REG_MR of our own zero-copy send. */
 	if (conn->zc_max)
 		zc++;
 	if (wr < zc + 2 + SAN_BUF_MIN || cqe < zc + 3 + 2 * SAN_BUF_MIN) {

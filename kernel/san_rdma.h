@@ -273,7 +273,7 @@ void san_rdma_put(struct san_rconn *conn);
 /* san_rdma_zc.c: zero-copy (SRC_AVAIL, RDMA READ, RD_DONE). */
 struct san_zc_op;
 /* Send work requests a connection keeps for zero-copy. */
-u32 san_rdma_zc_send_wrs(u32 sge_rd);
+u32 san_rdma_zc_read_wrs(u32 sge_rd);
 bool san_rdma_zc_src_avail(struct san_rconn *conn, struct san_rbuf *rb);
 bool san_rdma_zc_rd_done(struct san_rconn *conn, const void *payload);
 int san_rdma_zc_pf_copy(struct san_rconn *conn, struct msghdr *msg,

@@ -118,10 +118,10 @@ void san_rdma_zc_err_done(struct ib_cq *cq, struct ib_wc *wc)
 	}
 }
 
-u32 san_rdma_zc_send_wrs(u32 sge_rd)
+/* The READ work requests of one zero-copy receive. */
+u32 san_rdma_zc_read_wrs(u32 sge_rd)
 {
-	/* The READs of one receive, plus the MR registration of a send. */
-	return DIV_ROUND_UP(SAN_ZC_PAGES, max_t(u32, sge_rd, 1)) + 1;
+	return DIV_ROUND_UP(SAN_ZC_PAGES, max_t(u32, sge_rd, 1));
 }
 
 /*

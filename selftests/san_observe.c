@@ -640,6 +640,20 @@ static int sanstat(const char *args, char *out, size_t len)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* sanstat OPTS -p PORT shows @shown and not @hidden. */
+static void sanstat_filter(struct __test_metadata *_metadata,
+			   const char *opts, int port, const char *shown,
+			   const char *hidden)
+{
+	static char out[1 << 16];
+	char args[64];
+
+	snprintf(args, sizeof(args), "%s -p %d", opts, port);
+	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, shown)) TH_LOG("%s: %s", args, out);
+	EXPECT_EQ(NULL, strstr(out, hidden)) TH_LOG("%s: %s", args, out);
+}
+
 /* sanstat prints the sockets as ss does, with its filters and details. */
 TEST_F(obs, sanstat_prints_sockets)
 {
@@ -662,21 +676,12 @@ TEST_F(obs, sanstat_prints_sockets)
 	EXPECT_NE(NULL, strstr(out, " rdma")) TH_LOG("%s", out);
 	EXPECT_EQ(NULL, strstr(out, "listen")) TH_LOG("%s", out);
 
-	/* Listeners only, with this port. */
-	snprintf(args, sizeof(args), "-l -p %d", self->port);
-	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "listen")) TH_LOG("%s", out);
-	EXPECT_EQ(NULL, strstr(out, "established")) TH_LOG("%s", out);
-
-	/* One state by name: the two ends, not the listener. */
-	snprintf(args, sizeof(args), "-t established -p %d", self->port);
-	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "established")) TH_LOG("%s", out);
-	EXPECT_EQ(NULL, strstr(out, "listen")) TH_LOG("%s", out);
-	snprintf(args, sizeof(args), "-t listen -p %d", self->port);
-	ASSERT_EQ(0, sanstat(args, out, sizeof(out)));
-	EXPECT_NE(NULL, strstr(out, "listen")) TH_LOG("%s", out);
-	EXPECT_EQ(NULL, strstr(out, "established")) TH_LOG("%s", out);
+	/* Listeners only; one state by name: each without the other. */
+	sanstat_filter(_metadata, "-l", self->port, "listen", "established");
+	sanstat_filter(_metadata, "-t established", self->port, "established",
+		       "listen");
+	sanstat_filter(_metadata, "-t listen", self->port, "listen",
+		       "established");
 
 	/* Details and counters. */
 	snprintf(args, sizeof(args), "-a -i -e -p %d", self->port);
