@@ -921,6 +921,36 @@ out:
 	return ret;
 }
 
+/* 127.0.0.0/8 or ::1: the host's own loopback. */
+static bool san_rdma_loopback(const struct sockaddr_storage *addr)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)addr;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+
+	if (addr->ss_family == AF_INET)
+		return ipv4_is_loopback(sin->sin_addr.s_addr);
+	return addr->ss_family == AF_INET6 &&
+	       ipv6_addr_loopback(&sin6->sin6_addr);
+}
+
+/*
+ * A destination rdma_cm resolves on this host's first device, as its own
+ * loopback: a loopback or wildcard address.
+ */
+static bool san_rdma_local_dst(const struct sockaddr_storage *addr)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)addr;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+
+	if (san_rdma_loopback(addr))
+		return true;
+	if (addr->ss_family == AF_INET)
+		return ipv4_is_zeronet(sin->sin_addr.s_addr);
+	return addr->ss_family == AF_INET6 && ipv6_addr_any(&sin6->sin6_addr);
+}
+
+static bool san_rdma_tcp_ports(struct san_sock *ssk, void *handle);
+
 static int san_rdma_bind(struct san_sock *ssk, void *handle)
 {
 	struct san_rconn *conn = handle;
@@ -937,6 +967,13 @@ static int san_rdma_bind(struct san_sock *ssk, void *handle)
 		err = -EADDRNOTAVAIL;
 	if (err)
 		return err;
+	/*
+	 * rdma_cm binds a loopback address as a wildcard, and an iWARP
+	 * device listens there, but no client reaches it over RDMA
+	 * (san_rdma_connect()): on an iWARP host the address is TCP's.
+	 */
+	if (san_rdma_loopback(&ssk->local) && san_rdma_tcp_ports(ssk, conn))
+		return -EADDRNOTAVAIL;
 	memcpy(&ssk->local, &conn->id->route.addr.src_addr,
 	       sizeof(ssk->local));
 	san_rdma_save_addrs(conn);
@@ -1033,6 +1070,14 @@ static int san_rdma_connect(struct san_sock *ssk, void *handle,
 	san_rdma_put(conn);
 	if (err == -ENODEV || err == -EADDRNOTAVAIL)
 		return -ENETUNREACH;
+	/*
+	 * rdma_cm takes a loopback or wildcard destination to the first
+	 * device, whose P_Key it reads: an iWARP device has none and the
+	 * call fails with EINVAL.  No RDMA path to this host, then, as a
+	 * RoCE device reports it (a route error).
+	 */
+	if (err == -EINVAL && san_rdma_local_dst(addr))
+		return -EHOSTUNREACH;
 	return err;
 }
 

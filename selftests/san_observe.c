@@ -719,8 +719,6 @@ TEST_F(obs, tcp_connection_shows_provider_and_reason)
 	char args[64];
 	struct find c, s;
 
-	if (san_iwarp())
-		SKIP(return, "iWARP: a connect to the loopback address does not go over TCP there (as san_tcp's address_without_rdma_path_goes_over_tcp)");
 	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	self->lsn = socket(self->family, SOCK_STREAM, 0);
 	ASSERT_LE(0, self->lsn);

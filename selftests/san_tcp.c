@@ -181,6 +181,7 @@ static const char *const iwarp_cases[] = {
 	"fallback_socket_belongs_to_the_caller",
 	"poll_while_another_thread_binds_and_closes",
 	"san_keepidle_reaches_the_tcp_socket",
+	"address_without_rdma_path_goes_over_tcp",
 };
 
 static int holds_on_iwarp(const char *name)
@@ -380,6 +381,10 @@ TEST_F(tcp, address_without_rdma_path_goes_over_tcp)
 	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
 	EXPECT_EQ(SAN_FALLBACK_NO_PATH, sockopt(cli, SAN_FALLBACK_REASON));
 	EXPECT_EQ(san_scaled(1 << 20), transfer(cli, srv, san_scaled(1 << 20)));
+	/* Without the fallback: no route, on RoCE as on iWARP. */
+	cli = san_socket(self, SAN_POLICY_RDMA_ONLY);
+	EXPECT_EQ(-1, connect(cli, (struct sockaddr *)&lo, len));
+	EXPECT_EQ(EHOSTUNREACH, errno) TH_LOG("connect: %s", strerror(errno));
 }
 
 TEST_F(tcp, bound_client_keeps_its_port_over_tcp)
