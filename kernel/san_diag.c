@@ -72,10 +72,9 @@ static void san_diag_addr(const struct sockaddr_storage *ss, __u8 *family,
 
 static int san_diag_provider(const struct san_sock *ssk)
 {
-	if (!ssk->conn || !ssk->prov)
+	if (!ssk->conn)
 		return SAN_PROVIDER_NONE;
-	return ssk->prov == &san_tcp_provider ? SAN_PROVIDER_TCP :
-						 SAN_PROVIDER_RDMA;
+	return san_prov_id(ssk->prov);
 }
 
 /*

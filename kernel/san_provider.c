@@ -6,6 +6,7 @@
  */
 #include <linux/kernel.h>
 #include <linux/printk.h>
+#include <uapi/linux/san.h>
 
 #include "san.h"
 
@@ -81,6 +82,15 @@ bool san_prov_rx_ready(struct san_sock *ssk)
 	if (ssk->prov->rx_ready)
 		return ssk->prov->rx_ready(ssk);
 	return ssk->prov->rx_queued(ssk);
+}
+
+/* The SAN_PROVIDER_* of @prov, as user space names it; NONE for NULL. */
+int san_prov_id(const struct san_provider *prov)
+{
+	if (!prov)
+		return SAN_PROVIDER_NONE;
+	return prov == &san_tcp_provider ? SAN_PROVIDER_TCP :
+					   SAN_PROVIDER_RDMA;
 }
 
 bool san_prov_can_zc_send(const struct san_provider *prov)

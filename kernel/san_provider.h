@@ -187,6 +187,7 @@ void san_providers_exit(void);
 
 /* The optional operations, called through these only (san_provider.c). */
 bool san_prov_rx_ready(struct san_sock *ssk);
+int san_prov_id(const struct san_provider *prov);
 bool san_prov_can_zc_send(const struct san_provider *prov);
 bool san_prov_can_zc_recv(const struct san_provider *prov);
 void san_prov_keepalive(struct san_sock *ssk);

@@ -673,7 +673,7 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 	struct san_hello hello;
 	struct san_rconn *conn;
 	struct san_sock *child;
-	int reason;
+	int reason, ret;
 
 	if (READ_ONCE(lsk->sk.sk_state) != TCP_LISTEN)
 		return -ECONNREFUSED;
@@ -700,9 +700,18 @@ static int san_rdma_conn_request(struct san_rconn *lconn,
 		pr_info_ratelimited("af_san: refused a peer speaking another protocol version\n");
 		goto reject_child;
 	}
-	reason = SAN_REJ_NOMEM;
-	if (san_rdma_setup_qp(conn))
+	/*
+	 * A device too small for any connection: the peer may use TCP, on
+	 * our TCP side.  An iWARP listener has none (its port is the
+	 * device's): the peer would meet the device's own socket.
+	 */
+	ret = san_rdma_setup_qp(conn);
+	if (ret) {
+		reason = ret == -ENOBUFS &&
+			 !rdma_protocol_iwarp(id->device, id->port_num) ?
+			 SAN_REJ_NO_RDMA : SAN_REJ_NOMEM;
 		goto reject_child;
+	}
 	san_child_set_conn(child, conn);
 	san_rdma_conn_param(conn, &param, &hello);
 	/* No more than the connecting side can take or will ask. */
@@ -734,16 +743,17 @@ reject:
 }
 
 /*
- * Say why an AF_SAN listener refused us, when it says.  Returns whether
- * the reject came from an AF_SAN listener at all: without one there (the
- * CM's own reject, no AF_SAN reject data) the peer may still take the
- * connection over TCP.
+ * Why an AF_SAN listener refused us: its SAN_REJ_* reason (a version
+ * mismatch is logged), or -1 when the reject is not an AF_SAN listener's
+ * (the CM's own, no AF_SAN reject data): the peer may still take the
+ * connection over TCP then.
  */
-static bool san_rdma_log_reject(struct rdma_cm_id *id,
-				struct rdma_cm_event *ev)
+static int san_rdma_reject_reason(struct rdma_cm_id *id,
+				  struct rdma_cm_event *ev)
 {
 	const struct san_reject *rej;
 	u8 len = 0;
+	int reason;
 
 	/* NULL unless the listener rejected us itself. */
 	rej = rdma_consumer_reject_data(id, ev, &len);
@@ -760,11 +770,12 @@ static bool san_rdma_log_reject(struct rdma_cm_id *id,
 	}
 	if (!rej || len < sizeof(*rej) ||
 	    be32_to_cpu(rej->magic) != SAN_WIRE_MAGIC)
-		return false;
-	if (be16_to_cpu(rej->reason) == SAN_REJ_VERSION)
+		return -1;
+	reason = be16_to_cpu(rej->reason);
+	if (reason == SAN_REJ_VERSION)
 		pr_info_ratelimited("af_san: peer refused our protocol version %u (it speaks %u)\n",
 				    SAN_WIRE_VERSION, be16_to_cpu(rej->version));
-	return true;
+	return reason;
 }
 
 /* The connection is up: the socket learns it, its sender may start. */
@@ -802,9 +813,16 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		if (ret) {
 			pr_debug("af_san: QP setup failed: %d\n", ret);
 			err = ENOMEM;
-			/* The device cannot queue a connection: no path. */
+			/*
+			 * The device cannot queue a connection: no path.  An
+			 * iWARP peer (ours is) has no TCP side to fall back
+			 * to: its port is its device's.
+			 */
 			if (ret == -ENOBUFS) {
-				san_conn_fallback(ssk, SAN_FALLBACK_NO_PATH);
+				if (!rdma_protocol_iwarp(conn->id->device,
+							 conn->id->port_num))
+					san_conn_fallback(ssk,
+							  SAN_FALLBACK_NO_PATH);
 				err = ENOBUFS;
 			}
 			break;
@@ -830,8 +848,12 @@ static int san_rdma_conn_event(struct san_rconn *conn,
 		break;
 	case RDMA_CM_EVENT_REJECTED:
 		/* No AF_SAN listener there: perhaps a TCP one (fallback). */
-		if (!san_rdma_log_reject(conn->id, ev))
+		ret = san_rdma_reject_reason(conn->id, ev);
+		if (ret < 0)
 			san_conn_fallback(ssk, SAN_FALLBACK_REFUSED);
+		/* One whose device cannot hold us: its TCP side may. */
+		else if (ret == SAN_REJ_NO_RDMA)
+			san_conn_fallback(ssk, SAN_FALLBACK_NO_PATH);
 		err = ECONNREFUSED;
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
@@ -951,6 +973,20 @@ static bool san_rdma_local_dst(const struct sockaddr_storage *addr)
 
 static bool san_rdma_tcp_ports(struct san_sock *ssk, void *handle);
 
+/* Whether @conn's id is bound to an iWARP device. */
+static bool san_rdma_id_iwarp(struct san_rconn *conn)
+{
+	bool iwarp = false;
+
+	if (!san_rdma_get(conn))
+		return false;
+	if (conn->id && conn->id->device)
+		iwarp = rdma_protocol_iwarp(conn->id->device,
+					    conn->id->port_num);
+	san_rdma_put(conn);
+	return iwarp;
+}
+
 static int san_rdma_bind(struct san_sock *ssk, void *handle)
 {
 	struct san_rconn *conn = handle;
@@ -1057,6 +1093,22 @@ static int san_rdma_connect(struct san_sock *ssk, void *handle,
 	struct san_rconn *conn = handle;
 	int err;
 
+	/*
+	 * A bound id resolves its own family only: an IPv4 peer of a socket
+	 * bound to an IPv6 address has no RDMA path (TCP reaches it at its
+	 * mapped address), an IPv6 peer of an IPv4 socket none at all.
+	 */
+	if (ssk->bound && ssk->local.ss_family != addr->ss_family)
+		return addr->ss_family == AF_INET ? -EHOSTUNREACH :
+						    -EAFNOSUPPORT;
+	/*
+	 * A loopback or wildcard destination has no RDMA path from an id
+	 * bound to an iWARP device: rdma_cm would connect it, with the
+	 * device's TCP socket, to a listener that is TCP's (san_rdma_bind()).
+	 * As a RoCE device reports it: a route error.
+	 */
+	if (san_rdma_local_dst(addr) && san_rdma_id_iwarp(conn))
+		return -EHOSTUNREACH;
 	if (!san_rdma_get(conn))
 		return -ENETDOWN;
 	/* IP_TOS / IPV6_TCLASS: RoCE carries it in the packets' headers. */
@@ -1071,10 +1123,9 @@ static int san_rdma_connect(struct san_sock *ssk, void *handle,
 	if (err == -ENODEV || err == -EADDRNOTAVAIL)
 		return -ENETUNREACH;
 	/*
-	 * rdma_cm takes a loopback or wildcard destination to the first
-	 * device, whose P_Key it reads: an iWARP device has none and the
-	 * call fails with EINVAL.  No RDMA path to this host, then, as a
-	 * RoCE device reports it (a route error).
+	 * From an unbound or wildcard id rdma_cm takes such a destination to
+	 * the first active device and reads its P_Key: an iWARP device has
+	 * none (EINVAL).  No path, as above.
 	 */
 	if (err == -EINVAL && san_rdma_local_dst(addr))
 		return -EHOSTUNREACH;

@@ -33,6 +33,12 @@ static_assert(SAN_BUF_MAX * SAN_BUF_SIZE == SAN_NET_BUF_MAX);
 /* Local ACK timeout exponent (4.096 us * 2^N) of our QPs. */
 #define SAN_ACK_TIMEOUT		19
 
+/*
+ * A sender out of credits that heard nothing from its peer for this long
+ * probes it (TCP's zero-window probe): san_rdma_keepalive_work().
+ */
+#define SAN_PERSIST_SECS	5
+
 /* rdma_cm address and route resolution limit, in ms. */
 #define SAN_RESOLVE_TIMEOUT_MS	2000
 
@@ -150,7 +156,8 @@ struct san_tbuf {
  * @credit_now: return credits without waiting for half the buffers
  *	(a RD_DONE came: the peer may need them to send the next one)
  * @last_rx: jiffies of the last message received (keepalive)
- * @ka_work: keepalive: probes an idle connection with SO_KEEPALIVE
+ * @ka_work: keepalive: probes an idle connection with SO_KEEPALIVE, or a
+ *	sender out of credits that hears nothing from its peer
  * @fin_work: a graceful close that could not end within
  *	net.ipv4.tcp_fin_timeout (the peer never returned a credit for the
  *	FIN, or never acknowledged it) is made abortive

@@ -343,8 +343,16 @@ struct san_tbuf *san_rdma_tx_get(struct san_rconn *conn, u8 type)
 	struct san_tbuf *tb;
 
 	lockdep_assert_held(&conn->lock);
-	if (conn->broken || !conn->qp || conn->credits < need ||
-	    conn->tx_free_count < need)
+	if (conn->broken || !conn->qp)
+		return NULL;
+	if (conn->credits < need) {
+		/* The sender waits for the peer: probe it meanwhile. */
+		if (!conn->dying)
+			queue_delayed_work(san_rdma_wq, &conn->ka_work,
+					   SAN_PERSIST_SECS * HZ);
+		return NULL;
+	}
+	if (conn->tx_free_count < need)
 		return NULL;
 	tb = list_first_entry(&conn->tx_free, struct san_tbuf, node);
 	list_del_init(&tb->node);
@@ -1069,26 +1077,35 @@ int san_rdma_recvmsg(struct san_sock *ssk, struct msghdr *msg, size_t len,
 }
 
 /**
- * san_rdma_keepalive_work - probe an idle connection that asked for it
+ * san_rdma_keepalive_work - probe an idle connection, or a starved sender's
  * @work: &san_rconn.ka_work
  *
  * With SO_KEEPALIVE, a connection that received nothing for the keepalive
- * time sends a CREDIT message: the peer's transport must acknowledge it,
- * and a dead peer makes the send fail after the RC retries (ETIMEDOUT).
- * Without a credit to spend, traffic is pending and the probe waits.
+ * time is probed.  So is, as TCP probes a zero window, a connection whose
+ * sender ran out of credits (san_rdma_tx_get() arms this) and heard
+ * nothing from the peer for SAN_PERSIST_SECS: on iWARP the peer's reset
+ * of a connection it dropped reaches us only in answer to a segment.  The
+ * probe is a zero-length RDMA WRITE: the peer's transport must acknowledge
+ * it, and a dead peer makes it fail after the RC retries (ETIMEDOUT), or
+ * after the host's TCP retransmissions on iWARP.
  *
- * Context: process context (san_rdma_wq); reschedules itself.
+ * Context: process context (san_rdma_wq); reschedules itself while there
+ * is something to watch.
  */
 void san_rdma_keepalive_work(struct work_struct *work)
 {
 	struct san_rconn *conn = container_of(to_delayed_work(work),
 					      struct san_rconn, ka_work);
 	struct sock *sk = &conn->ssk->sk;
-	unsigned long idle = san_keepalive_idle(conn->ssk) * HZ;
+	bool ka = sock_flag(sk, SOCK_KEEPOPEN);
+	bool starved = READ_ONCE(conn->credits) < 2;
+	unsigned long idle = ka ? san_keepalive_idle(conn->ssk) * HZ :
+				  SAN_PERSIST_SECS * HZ;
 
-	/* Armed only with SO_KEEPALIVE: it stops when the option goes. */
-	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED ||
-	    !sock_flag(sk, SOCK_KEEPOPEN))
+	if (starved)
+		idle = min_t(unsigned long, idle, SAN_PERSIST_SECS * HZ);
+	/* It stops when SO_KEEPALIVE goes and the sender has credits. */
+	if (READ_ONCE(sk->sk_state) != TCP_ESTABLISHED || (!ka && !starved))
 		return;
 	if (time_after_eq(jiffies, READ_ONCE(conn->last_rx) + idle)) {
 		struct ib_rdma_wr wr = {

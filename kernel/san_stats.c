@@ -86,12 +86,7 @@ void san_note_zc(struct san_sock *ssk, bool send, int bytes)
 /* A state change, traced (san_set_state()). */
 void san_note_state(struct san_sock *ssk, int old, int new)
 {
-	int prov = 0;
-
-	if (ssk->prov)
-		prov = ssk->prov == &san_tcp_provider ? SAN_PROVIDER_TCP :
-							 SAN_PROVIDER_RDMA;
-	trace_san_state(ssk->id, old, new, prov);
+	trace_san_state(ssk->id, old, new, san_prov_id(ssk->prov));
 }
 
 static int san_stats_show(struct seq_file *seq, void *v)

@@ -609,6 +609,21 @@ static int san_addr_get(struct san_sock *ssk, struct sockaddr *uaddr,
 	return san_addr_from_user(uaddr, len, out);
 }
 
+/*
+ * An IPv4-mapped IPv6 address given to an IPV6_V6ONLY socket, which TCP
+ * refuses (EINVAL to bind(), ENETUNREACH to connect()): san_addr_get()
+ * made it an IPv4 one.  Socket lock held.
+ */
+static bool san_mapped_on_v6only(struct san_sock *ssk, struct sockaddr *uaddr,
+				 int len, const struct sockaddr_storage *addr)
+{
+	bool v6 = uaddr->sa_family == AF_INET6 ||
+		  (uaddr->sa_family == san_family &&
+		   len >= (int)sizeof(struct sockaddr_in6));
+
+	return v6 && addr->ss_family == AF_INET && ssk->v6only;
+}
+
 static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sock *sk = sock->sk;
@@ -625,7 +640,8 @@ static int san_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 		goto out;
 	err = -EINVAL;
 	if (ssk->bound || sk->sk_state != TCP_CLOSE || ssk->conn ||
-	    sock->state != SS_UNCONNECTED)
+	    sock->state != SS_UNCONNECTED ||
+	    san_mapped_on_v6only(ssk, uaddr, len, &addr))
 		goto out;
 	ssk->local = addr;
 	ssk->fb_reason = SAN_FALLBACK_NONE;
@@ -858,6 +874,9 @@ static int san_connect(struct socket *sock, struct sockaddr *uaddr, int len,
 	case SS_UNCONNECTED:
 		err = -EISCONN;
 		if (sk->sk_state != TCP_CLOSE)
+			goto out;
+		err = -ENETUNREACH;
+		if (san_mapped_on_v6only(ssk, uaddr, len, &addr))
 			goto out;
 		if (READ_ONCE(sk->sk_err)) {
 			/* A past attempt's error is consumed by a new one. */
@@ -1815,9 +1834,8 @@ static int san_getsockopt(struct socket *sock, int level, int optname,
 	case SAN_FALLBACK_REASON:
 		lock_sock(sock->sk);
 		val = 0;
-		if (READ_ONCE(ssk->was_established) && ssk->prov)
-			val = ssk->prov == &san_tcp_provider ?
-			      SAN_PROVIDER_TCP : SAN_PROVIDER_RDMA;
+		if (READ_ONCE(ssk->was_established))
+			val = san_prov_id(ssk->prov);
 		if (optname == SAN_FALLBACK_REASON)
 			val = val == SAN_PROVIDER_TCP ? ssk->fb_reason : 0;
 		release_sock(sock->sk);

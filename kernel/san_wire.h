@@ -47,6 +47,7 @@ enum {
 	SAN_REJ_VERSION = 1,	/* unsupported version or bad hello */
 	SAN_REJ_BACKLOG = 2,	/* accept queue full */
 	SAN_REJ_NOMEM = 3,	/* listener out of resources */
+	SAN_REJ_NO_RDMA = 4,	/* its device cannot hold a connection */
 };
 
 enum san_msg_type {

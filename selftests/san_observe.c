@@ -768,7 +768,8 @@ TEST_F(obs, tcp_connection_shows_provider_and_reason)
  * queues hold (receive: 12 - 1; send: 12 - 2, less the REG_MR of its own
  * zero-copy send on iWARP, which takes no READs) however large SO_RCVBUF
  * and SO_SNDBUF are.  4: not even the minimum, so an RDMA-only connect()
- * fails with ENOBUFS and leaves nothing behind.
+ * fails with ENOBUFS and leaves nothing behind, and a default one goes
+ * over TCP (reason NO_PATH).
  */
 TEST_F_TIMEOUT(obs, device_limits_bound_buffers, 120)
 {
@@ -810,6 +811,42 @@ TEST_F_TIMEOUT(obs, device_limits_bound_buffers, 120)
 	for (st = 0; st < 100 && san_stat("conns") != held; st++)
 		usleep(100000);
 	EXPECT_EQ(held, san_stat("conns")) TH_LOG("the listener's only");
+
+	/*
+	 * Under the default policy such a device is no path: the connection
+	 * goes over TCP, to the listener's TCP side (an iWARP listener has
+	 * none: its port is the device's).
+	 */
+	if (!san_iwarp()) {
+		long no_path = san_stat("fallback_no_path");
+		int acc;
+
+		fd = socket(self->family, SOCK_STREAM, 0);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, connect(fd, (struct sockaddr *)&dst,
+				     self->self_len)) TH_LOG("connect: %m");
+		acc = accept(self->lsn, NULL, NULL);
+		ASSERT_LE(0, acc);
+		EXPECT_EQ(SAN_PROVIDER_TCP, san_getopt(fd, SAN_PROVIDER));
+		EXPECT_EQ(SAN_FALLBACK_NO_PATH,
+			  san_getopt(fd, SAN_FALLBACK_REASON));
+		EXPECT_EQ(no_path + 1, san_stat("fallback_no_path"));
+		EXPECT_EQ(5, send(fd, "small", 5, 0));
+		EXPECT_EQ(5, recv(acc, buf, 5, MSG_WAITALL));
+		close(acc);
+		close(fd);
+		for (st = 0; st < 100 && san_stat("conns") != held; st++)
+			usleep(100000);
+		EXPECT_EQ(held, san_stat("conns")) TH_LOG("the listener's only");
+	} else {
+		/* No TCP side to go to: the error is the call's. */
+		fd = socket(self->family, SOCK_STREAM, 0);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&dst,
+				      self->self_len));
+		EXPECT_EQ(ENOBUFS, errno) TH_LOG("connect: %m");
+		close(fd);
+	}
 
 	/* Enough for a few buffers, not for zero-copy. */
 	ASSERT_EQ(0, set_qp_wr_limit(lim));

@@ -182,6 +182,7 @@ static const char *const iwarp_cases[] = {
 	"poll_while_another_thread_binds_and_closes",
 	"san_keepidle_reaches_the_tcp_socket",
 	"address_without_rdma_path_goes_over_tcp",
+	"other_family_addresses_as_tcp",
 };
 
 static int holds_on_iwarp(const char *name)
@@ -385,6 +386,67 @@ TEST_F(tcp, address_without_rdma_path_goes_over_tcp)
 	cli = san_socket(self, SAN_POLICY_RDMA_ONLY);
 	EXPECT_EQ(-1, connect(cli, (struct sockaddr *)&lo, len));
 	EXPECT_EQ(EHOSTUNREACH, errno) TH_LOG("connect: %s", strerror(errno));
+}
+
+/*
+ * Addresses of the other family, as a dual-stack TCP socket takes them: a
+ * socket bound to :: reaches an IPv4 peer (over TCP: RDMA resolves the
+ * bound family only), one bound to 0.0.0.0 cannot reach an IPv6 peer,
+ * and an IPV6_V6ONLY socket refuses IPv4-mapped addresses.
+ */
+TEST_F(tcp, other_family_addresses_as_tcp)
+{
+	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in any4 = { .sin_family = AF_INET };
+	struct sockaddr_in lo = { .sin_family = AF_INET };
+	socklen_t len = sizeof(lo);
+	int lsn, cli, srv, one = 1;
+
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lsn = keep(self, socket(AF_INET, SOCK_STREAM, 0));
+	ASSERT_EQ(0, bind(lsn, (struct sockaddr *)&lo, sizeof(lo)));
+	ASSERT_EQ(0, listen(lsn, 4));
+	ASSERT_EQ(0, getsockname(lsn, (struct sockaddr *)&lo, &len));
+
+	/* Bound to ::, an IPv4 peer: over TCP (EINVAL from rdma_cm before). */
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, bind(cli, (struct sockaddr *)&any6, sizeof(any6)));
+	ASSERT_EQ(0, connect(cli, (struct sockaddr *)&lo, sizeof(lo)))
+		TH_LOG("connect: %s", strerror(errno));
+	srv = keep(self, accept(lsn, NULL, NULL));
+	ASSERT_LE(0, srv);
+	EXPECT_EQ(SAN_PROVIDER_TCP, sockopt(cli, SAN_PROVIDER));
+	EXPECT_EQ(SAN_FALLBACK_NO_PATH, sockopt(cli, SAN_FALLBACK_REASON));
+	EXPECT_EQ(3, send(cli, "abc", 3, 0));
+	san_wait_data(srv);
+
+	/* The same, RDMA only: no RDMA path. */
+	cli = san_socket(self, SAN_POLICY_RDMA_ONLY);
+	ASSERT_EQ(0, bind(cli, (struct sockaddr *)&any6, sizeof(any6)));
+	EXPECT_EQ(-1, connect(cli, (struct sockaddr *)&lo, sizeof(lo)));
+	EXPECT_EQ(EHOSTUNREACH, errno) TH_LOG("%s", strerror(errno));
+
+	/* Bound to 0.0.0.0, an IPv6 peer: as TCP, EAFNOSUPPORT. */
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, bind(cli, (struct sockaddr *)&any4, sizeof(any4)));
+	lo6.sin6_addr = in6addr_loopback;
+	lo6.sin6_port = lo.sin_port;
+	EXPECT_EQ(-1, connect(cli, (struct sockaddr *)&lo6, sizeof(lo6)));
+	EXPECT_EQ(EAFNOSUPPORT, errno) TH_LOG("%s", strerror(errno));
+
+	/* IPV6_V6ONLY: no IPv4-mapped address, to bind() or connect(). */
+	cli = san_socket(self, -1);
+	ASSERT_EQ(0, setsockopt(cli, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)));
+	lo6.sin6_addr.s6_addr32[2] = htonl(0xffff);
+	lo6.sin6_addr.s6_addr32[3] = htonl(INADDR_LOOPBACK);
+	lo6.sin6_addr.s6_addr32[0] = lo6.sin6_addr.s6_addr32[1] = 0;
+	lo6.sin6_port = 0;
+	EXPECT_EQ(-1, bind(cli, (struct sockaddr *)&lo6, sizeof(lo6)));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("%s", strerror(errno));
+	lo6.sin6_port = lo.sin_port;
+	EXPECT_EQ(-1, connect(cli, (struct sockaddr *)&lo6, sizeof(lo6)));
+	EXPECT_EQ(ENETUNREACH, errno) TH_LOG("%s", strerror(errno));
 }
 
 TEST_F(tcp, bound_client_keeps_its_port_over_tcp)

@@ -206,4 +206,15 @@ static inline void san_rdma_only(int fd)
 	setsockopt(fd, SOL_SAN, SAN_POLICY, &p, sizeof(p));
 }
 
+/* An int SOL_SAN option of @fd; -1 when the call fails. */
+static inline int san_getopt(int fd, int name)
+{
+	socklen_t len = sizeof(int);
+	int val;
+
+	if (getsockopt(fd, SOL_SAN, name, &val, &len))
+		return -1;
+	return val;
+}
+
 #endif /* _SAN_UTIL_H */
