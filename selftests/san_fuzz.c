@@ -768,6 +768,17 @@ static int inet_proto(int fd)
 	       (proto == IPPROTO_SAN || proto == IPPROTO_TCP);
 }
 
+/* @fd's SO_DOMAIN, or -1. */
+static int sock_domain(int fd)
+{
+	int dom = -1;
+	socklen_t len = sizeof(dom);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len))
+		return -1;
+	return dom;
+}
+
 /* Whether @fd is a plain TCP socket (not AF_SAN, not IPPROTO_SAN). */
 static int is_plain_tcp(int fd)
 {
@@ -877,7 +888,13 @@ static void op_getsockopt(struct fz *t)
 	if (rc == 0 && level == SOL_SOCKET && len == 4 && val) {
 		int v = *(int *)val;
 
-		if (name == SO_TYPE && v != SOCK_STREAM)
+		/*
+		 * Only of an AF_SAN, IPPROTO_SAN or TCP socket: a slot may
+		 * hold a UDP socket (op_socket()'s inet branch), and another
+		 * thread may have closed this fd and reused its number.
+		 */
+		if (name == SO_TYPE && v != SOCK_STREAM &&
+		    (sock_domain(fd) == family || inet_proto(fd)))
 			violation(t, "SO_TYPE %d", v);
 		/* Only IPPROTO_SAN and plain TCP sockets are inet ones. */
 		if (name == SO_DOMAIN && v != family &&
