@@ -434,6 +434,9 @@ static int op_socket(struct fz *t)
 		int dom = chance(t, 50) ? AF_INET : AF_INET6;
 
 		proto = chance(t, 50) ? IPPROTO_SAN : 0;
+		/* Protocol 0 of another type is UDP or SCTP: not ours. */
+		if ((type & 0xf) != SOCK_STREAM)
+			proto = IPPROTO_SAN;
 		begin(t, "socket(%d, 0x%x, %d) -> slot%d", dom, type, proto, i);
 		fd = end(t, OP_SOCKET, socket(dom, type, proto));
 		check_errno(t, fd, 1);
@@ -889,13 +892,16 @@ static void op_getsockopt(struct fz *t)
 		int v = *(int *)val;
 
 		/*
-		 * Only of an AF_SAN, IPPROTO_SAN or TCP socket: a slot may
-		 * hold a UDP socket (op_socket()'s inet branch), and another
-		 * thread may have closed this fd and reused its number.
+		 * Only of an AF_SAN, IPPROTO_SAN or TCP socket: another
+		 * worker may have closed this fd, and the diag op's netlink
+		 * socket taken its number.
 		 */
 		if (name == SO_TYPE && v != SOCK_STREAM &&
 		    (sock_domain(fd) == family || inet_proto(fd)))
 			violation(t, "SO_TYPE %d", v);
+		/* The diag op's netlink socket took a closed slot's number. */
+		if (sock_domain(fd) == AF_NETLINK)
+			return;
 		/* Only IPPROTO_SAN and plain TCP sockets are inet ones. */
 		if (name == SO_DOMAIN && v != family &&
 		    !((v == AF_INET || v == AF_INET6) && inet_proto(fd)))
