@@ -973,17 +973,25 @@ static bool san_rdma_local_dst(const struct sockaddr_storage *addr)
 
 static bool san_rdma_tcp_ports(struct san_sock *ssk, void *handle);
 
-/* Whether @conn's id is bound to an iWARP device. */
-static bool san_rdma_id_iwarp(struct san_rconn *conn)
+/*
+ * Whether @conn's id is bound to an iWARP device; *@wildcard (if given):
+ * it has an id bound to no device.
+ */
+static bool san_rdma_id_iwarp(struct san_rconn *conn, bool *wildcard)
 {
-	bool iwarp = false;
+	bool iwarp = false, any = false;
 
-	if (!san_rdma_get(conn))
-		return false;
-	if (conn->id && conn->id->device)
-		iwarp = rdma_protocol_iwarp(conn->id->device,
-					    conn->id->port_num);
-	san_rdma_put(conn);
+	/* The device may be going: its id with it (san_rdma_get()). */
+	if (san_rdma_get(conn)) {
+		if (conn->id && conn->id->device)
+			iwarp = rdma_protocol_iwarp(conn->id->device,
+						    conn->id->port_num);
+		else
+			any = conn->id;
+		san_rdma_put(conn);
+	}
+	if (wildcard)
+		*wildcard = any;
 	return iwarp;
 }
 
@@ -1023,19 +1031,10 @@ static int san_rdma_bind(struct san_sock *ssk, void *handle)
  */
 static bool san_rdma_tcp_ports(struct san_sock *ssk, void *handle)
 {
-	struct san_rconn *conn = handle;
-	bool iwarp = false, wildcard = false;
 	struct san_rdma_dev *dev;
+	bool iwarp, wildcard;
 
-	/* The device may be going: its id with it (san_rdma_get()). */
-	if (!san_rdma_get(conn))
-		return false;
-	if (conn->id && conn->id->device)
-		iwarp = rdma_protocol_iwarp(conn->id->device,
-					    conn->id->port_num);
-	else
-		wildcard = conn->id;
-	san_rdma_put(conn);
+	iwarp = san_rdma_id_iwarp(handle, &wildcard);
 	if (!wildcard)
 		return iwarp;
 	mutex_lock(&san_rdma_lock);
@@ -1107,7 +1106,7 @@ static int san_rdma_connect(struct san_sock *ssk, void *handle,
 	 * device's TCP socket, to a listener that is TCP's (san_rdma_bind()).
 	 * As a RoCE device reports it: a route error.
 	 */
-	if (san_rdma_local_dst(addr) && san_rdma_id_iwarp(conn))
+	if (san_rdma_local_dst(addr) && san_rdma_id_iwarp(conn, NULL))
 		return -EHOSTUNREACH;
 	if (!san_rdma_get(conn))
 		return -ENETDOWN;
